@@ -1,0 +1,63 @@
+# cutover — see README.md. `make` builds ./cutover.
+CC      ?= cc
+PKGS    := libarchive libzstd libcrypto yaml-0.1
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+           -Wformat=2 -Werror=implicit-function-declaration -Isrc \
+           -include src/util/banned.h $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# http-parser ships no pkg-config file in Debian; link it by name.
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+
+SRC     := $(sort $(wildcard src/*.c src/*/*.c))
+OBJ     := $(SRC:%.c=build/%.o)
+LIBOBJ  := $(filter-out build/src/main.o,$(OBJ))
+UNIT    := $(patsubst tests/unit/%.c,build/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: cutover
+
+cutover: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+build/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+build/tests/%: tests/unit/%.c $(LIBOBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIBOBJ) $(LDLIBS) -lcmocka
+
+deps:
+	@scripts/deps.sh build
+
+unit: $(UNIT)
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory cutover unit
+	@tests/run.sh
+
+demo:
+	@scripts/deps.sh demo
+	@$(MAKE) --no-print-directory cutover
+	@examples/demo.sh
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory cutover
+	@bench/release-bench.sh
+
+bench-proxy:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory cutover
+	@bench/proxy-bench.sh
+
+man: docs/cutover.1
+
+docs/cutover.1: docs/cutover.1.scd
+	scdoc < $< > $@
+
+clean:
+	rm -rf build cutover
+
+.PHONY: all deps unit test demo bench bench-proxy man clean
+-include $(OBJ:.o=.d)
