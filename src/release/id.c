@@ -1,0 +1,79 @@
+#include "release/id.h"
+#include "util/error.h"
+#include <ctype.h>
+
+static int ts_valid(const char *s)
+{
+	for (int i = 0; i < RELEASE_TS_LEN; i++) {
+		char c = s[i];
+		if (i == 8) {
+			if (c != 'T')
+				return 0;
+		} else if (i == 15) {
+			if (c != 'Z')
+				return 0;
+		} else if (!isdigit((unsigned char)c)) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int release_label_valid(const char *label)
+{
+	size_t n = strlen(label);
+	if (!n || n > 40 || label[0] == '.' || label[0] == '-')
+		return 0;
+	for (const char *c = label; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+			return 0;
+	return 1;
+}
+
+int release_id_valid(const char *id)
+{
+	if (strlen(id) < RELEASE_TS_LEN || !ts_valid(id))
+		return 0;
+	if (!id[RELEASE_TS_LEN])
+		return 1;
+	return id[RELEASE_TS_LEN] == '-' && release_label_valid(id + RELEASE_TS_LEN + 1);
+}
+
+static time_t ts_parse(const char *id)
+{
+	struct tm tm = { 0 };
+	if (sscanf(id, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+		   &tm.tm_min, &tm.tm_sec) != 6)
+		return (time_t)-1;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return timegm(&tm);
+}
+
+char *release_id_make(const struct strlist *existing, time_t now, const char *label)
+{
+	time_t t = now;
+	for (size_t i = 0; i < existing->nr; i++) {
+		if (!release_id_valid(existing->items[i]))
+			continue;
+		time_t e = ts_parse(existing->items[i]);
+		if (e != (time_t)-1 && e >= t)
+			t = e + 1;
+	}
+	struct tm tm;
+	char ts[32];
+	gmtime_r(&t, &tm);
+	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
+	if (label && *label)
+		return xasprintf("%s-%s", ts, label);
+	return xstrdup(ts);
+}
+
+int release_id_time(const char *id, char out[21])
+{
+	if (strlen(id) < RELEASE_TS_LEN || !ts_valid(id))
+		return -1;
+	snprintf(out, 21, "%.4s-%.2s-%.2sT%.2s:%.2s:%.2sZ", id, id + 4, id + 6, id + 9, id + 11,
+		 id + 13);
+	return 0;
+}

@@ -1,0 +1,395 @@
+#include "release/manifest.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/strlist.h"
+#include <errno.h>
+
+struct entry *manifest_add(struct manifest *m, const char *path, char type)
+{
+	ALLOC_GROW(m->v, m->nr + 1, m->alloc);
+	struct entry *e = &m->v[m->nr];
+	memset(e, 0, sizeof(*e));
+	e->path = xstrdup(path);
+	e->type = type;
+	e->seq = (unsigned)m->nr;
+	m->nr++;
+	return e;
+}
+
+static void entry_release(struct entry *e)
+{
+	free(e->path);
+	free(e->target);
+	free(e->origin);
+}
+
+void manifest_release(struct manifest *m)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		entry_release(&m->v[i]);
+	free(m->v);
+	m->v = NULL;
+	m->nr = m->alloc = 0;
+}
+
+int manifest_clean_path(char *path, const char *what)
+{
+	char *src = path, *dst = path;
+
+	if (path[0] == '/')
+		return error("%s: entry '%s' has an absolute path; refusing it", what, path);
+	for (const char *c = path; *c; c++)
+		if (*c == '\n' || *c == '\r')
+			return error("%s: entry '%s' has a line break in its name; refusing it", what,
+				     path);
+	/* copy component by component, dropping "." and empty ones */
+	while (*src) {
+		while (*src == '/')
+			src++;
+		if (!*src)
+			break;
+		const char *start = src;
+		while (*src && *src != '/')
+			src++;
+		size_t len = (size_t)(src - start);
+		if (len == 1 && start[0] == '.')
+			continue;
+		if (len == 2 && start[0] == '.' && start[1] == '.')
+			return error("%s: entry '%s' contains '..'; refusing a path that could leave the release",
+				     what, path);
+		if (dst != path)
+			*dst++ = '/';
+		memmove(dst, start, len);
+		dst += len;
+	}
+	*dst = 0;
+	return path[0] ? 0 : 1;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int c = strcmp(x->path, y->path);
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+struct entry *manifest_find(const struct manifest *m, const char *path)
+{
+	size_t lo = 0, hi = m->nr;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(m->v[mid].path, path);
+		if (!c)
+			return &m->v[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void sort_dedupe(struct manifest *m)
+{
+	qsort(m->v, m->nr, sizeof(*m->v), cmp_entry);
+	size_t out = 0;
+	for (size_t i = 0; i < m->nr; i++) {
+		if (i + 1 < m->nr && !strcmp(m->v[i].path, m->v[i + 1].path)) {
+			entry_release(&m->v[i]);
+			continue;
+		}
+		m->v[out++] = m->v[i];
+	}
+	m->nr = out;
+}
+
+/*
+ * Follow `target` from the directory `dir` of a link through the release's
+ * own symlinks. Returns 0 when it stays inside, -1 when it leaves, -2 on a loop.
+ */
+static int link_escapes(const struct manifest *m, const char *dir, const char *target)
+{
+	struct buf cur = BUF_INIT; /* resolved prefix, e.g. "a/b" */
+	struct buf rest = BUF_INIT; /* components still to walk, '/'-separated */
+	int hops = 0, rc = 0;
+
+	if (target[0] == '/')
+		return -1;
+	buf_addstr(&cur, dir);
+	buf_addstr(&rest, target);
+	while (rest.len) {
+		char *slash = strchr(rest.buf, '/');
+		size_t len = slash ? (size_t)(slash - rest.buf) : rest.len;
+		char *comp = xstrndup(rest.buf, len);
+		size_t skip = slash ? len + 1 : len;
+		memmove(rest.buf, rest.buf + skip, rest.len - skip + 1);
+		rest.len -= skip;
+
+		if (!*comp || !strcmp(comp, ".")) {
+			free(comp);
+			continue;
+		}
+		if (!strcmp(comp, "..")) {
+			free(comp);
+			if (!cur.len) {
+				rc = -1;
+				break;
+			}
+			char *s = strrchr(cur.buf, '/');
+			buf_setlen(&cur, s ? (size_t)(s - cur.buf) : 0);
+			continue;
+		}
+		size_t before = cur.len;
+		if (cur.len)
+			buf_addch(&cur, '/');
+		buf_addstr(&cur, comp);
+		free(comp);
+		const struct entry *e = manifest_find(m, cur.buf);
+		if (e && e->type == ENT_SHARED)
+			break; /* leads into shared/, which belongs to the site */
+		if (e && e->type == ENT_LINK) {
+			if (++hops > 40) {
+				rc = -2;
+				break;
+			}
+			if (e->target[0] == '/') {
+				rc = -1;
+				break;
+			}
+			buf_setlen(&cur, before);
+			struct buf n = BUF_INIT;
+			buf_addstr(&n, e->target);
+			if (rest.len) {
+				buf_addch(&n, '/');
+				buf_add(&n, rest.buf, rest.len);
+			}
+			buf_release(&rest);
+			rest = n;
+		}
+	}
+	buf_release(&cur);
+	buf_release(&rest);
+	return rc;
+}
+
+int manifest_finish(struct manifest *m, const char *what)
+{
+	sort_dedupe(m);
+
+	/* implied parent directories: collect every parent, then add the unlisted */
+	struct strlist parents = STRLIST_INIT;
+	for (size_t i = 0; i < m->nr; i++) {
+		char *p = xstrdup(m->v[i].path);
+		for (char *s = strrchr(p, '/'); s; s = strrchr(p, '/')) {
+			*s = 0;
+			strlist_push(&parents, p);
+		}
+		free(p);
+	}
+	strlist_sort(&parents);
+	size_t given = m->nr;
+	for (size_t i = 0; i < parents.nr; i++) {
+		if (i && !strcmp(parents.items[i], parents.items[i - 1]))
+			continue;
+		struct manifest head = { m->v, given, 0 };
+		if (manifest_find(&head, parents.items[i]))
+			continue;
+		manifest_add(m, parents.items[i], ENT_DIR)->mode = 0755;
+	}
+	strlist_clear(&parents);
+	if (m->nr != given)
+		sort_dedupe(m);
+
+	for (size_t i = 0; i < m->nr; i++) {
+		struct entry *e = &m->v[i];
+		char *slash = strrchr(e->path, '/');
+		if (slash) {
+			*slash = 0;
+			const struct entry *parent = manifest_find(m, e->path);
+			*slash = '/';
+			if (!parent || parent->type != ENT_DIR) {
+				const char *kind = !parent ? "missing" :
+						   parent->type == ENT_FILE ? "a file" : "a symlink";
+				*slash = 0;
+				error("%s: '%s/%s' is inside '%s', which is %s; refusing it", what, e->path,
+				      slash + 1, e->path, kind);
+				*slash = '/';
+				return -1;
+			}
+		}
+	}
+	for (size_t i = 0; i < m->nr; i++) {
+		struct entry *e = &m->v[i];
+		if (e->type != ENT_LINK)
+			continue;
+		char *dir = xstrdup(e->path);
+		char *slash = strrchr(dir, '/');
+		if (slash)
+			*slash = 0;
+		else
+			dir[0] = 0;
+		int rc = link_escapes(m, dir, e->target);
+		free(dir);
+		if (rc == -1)
+			return error("%s: symlink '%s' points outside the release ('%s'); use a relative "
+				     "link inside the release, or a 'shared:' path",
+				     what, e->path, e->target);
+		if (rc == -2)
+			return error("%s: symlink '%s' is part of a loop", what, e->path);
+	}
+	return 0;
+}
+
+/* Escape \\, \t and \n so that a tab-separated line stays one line. */
+static void add_escaped(struct buf *out, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_addstr(out, "\\\\");
+		else if (*s == '\t')
+			buf_addstr(out, "\\t");
+		else if (*s == '\n')
+			buf_addstr(out, "\\n");
+		else
+			buf_addch(out, *s);
+	}
+}
+
+static char *unescape(const char *s, size_t len)
+{
+	struct buf out = BUF_INIT;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '\\' && i + 1 < len) {
+			i++;
+			buf_addch(&out, s[i] == 't' ? '\t' : s[i] == 'n' ? '\n' : s[i]);
+		} else {
+			buf_addch(&out, s[i]);
+		}
+	}
+	return buf_detach(&out, NULL);
+}
+
+void manifest_format_tree(struct buf *out, const struct manifest *m)
+{
+	char hex[HASH_HEX + 1];
+	for (size_t i = 0; i < m->nr; i++) {
+		const struct entry *e = &m->v[i];
+		if (e->type == ENT_FILE)
+			hash_to_hex(hex, e->hash);
+		else
+			hex[0] = '-', hex[1] = 0;
+		buf_addf(out, "%c\t%04o\t%s\t%llu\t%s\t", e->type, e->mode, hex,
+			 (unsigned long long)e->size, (e->flags & ENT_WRITABLE) ? "w" : "-");
+		add_escaped(out, e->path);
+		if (e->type == ENT_LINK) {
+			buf_addch(out, '\t');
+			add_escaped(out, e->target);
+		}
+		buf_addch(out, '\n');
+	}
+}
+
+void manifest_format_sha256(struct buf *out, const struct manifest *m)
+{
+	char hex[HASH_HEX + 1];
+	for (size_t i = 0; i < m->nr; i++) {
+		const struct entry *e = &m->v[i];
+		if (e->type != ENT_FILE)
+			continue;
+		hash_to_hex(hex, e->hash);
+		/* coreutils: a name with a backslash is escaped and flagged by a leading '\' */
+		if (strchr(e->path, '\\')) {
+			buf_addch(out, '\\');
+			buf_addf(out, "%s  ", hex);
+			for (const char *c = e->path; *c; c++)
+				buf_addstr(out, *c == '\\' ? "\\\\" : (char[]){ *c, 0 });
+			buf_addch(out, '\n');
+		} else {
+			buf_addf(out, "%s  %s\n", hex, e->path);
+		}
+	}
+}
+
+int manifest_write(const struct manifest *m, const char *dir, const char *id)
+{
+	struct buf b = BUF_INIT;
+	char *p = xasprintf("%s/%s.tree", dir, id);
+	manifest_format_tree(&b, m);
+	int rc = fs_write_atomic(p, b.buf, b.len, 0444);
+	free(p);
+	if (!rc) {
+		buf_reset(&b);
+		manifest_format_sha256(&b, m);
+		p = xasprintf("%s/%s.sha256", dir, id);
+		rc = fs_write_atomic(p, b.buf, b.len, 0444);
+		free(p);
+	}
+	buf_release(&b);
+	return rc;
+}
+
+int manifest_parse_tree(struct manifest *m, const char *text, size_t len, const char *what)
+{
+	const char *p = text, *end = text + len;
+	size_t lineno = 0;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return error("'%s' is truncated at line %zu", what, lineno + 1);
+		lineno++;
+		const char *f[7];
+		size_t fl[7];
+		int nf = 0;
+		const char *s = p;
+		while (nf < 7) {
+			const char *t = memchr(s, '\t', (size_t)(nl - s));
+			f[nf] = s;
+			fl[nf] = t ? (size_t)(t - s) : (size_t)(nl - s);
+			nf++;
+			if (!t)
+				break;
+			s = t + 1;
+		}
+		char type = fl[0] == 1 ? f[0][0] : 0;
+		int want = type == ENT_LINK ? 7 : 6;
+		if (nf != want || (type != ENT_FILE && type != ENT_DIR && type != ENT_LINK &&
+				   type != ENT_SHARED))
+			return error("'%s' line %zu is malformed", what, lineno);
+		char *path = unescape(f[5], fl[5]);
+		struct entry *e = manifest_add(m, path, type);
+		free(path);
+		e->mode = (unsigned)strtoul(f[1], NULL, 8);
+		e->size = strtoull(f[3], NULL, 10);
+		e->flags = (fl[4] == 1 && f[4][0] == 'w') ? ENT_WRITABLE : 0;
+		if (type == ENT_FILE) {
+			char hex[HASH_HEX + 1];
+			if (fl[2] != HASH_HEX)
+				return error("'%s' line %zu has a malformed hash", what, lineno);
+			memcpy(hex, f[2], HASH_HEX);
+			hex[HASH_HEX] = 0;
+			if (hash_from_hex(e->hash, hex) < 0)
+				return error("'%s' line %zu has a malformed hash", what, lineno);
+		}
+		if (type == ENT_LINK)
+			e->target = unescape(f[6], fl[6]);
+		p = nl + 1;
+	}
+	for (size_t i = 1; i < m->nr; i++)
+		if (strcmp(m->v[i - 1].path, m->v[i].path) >= 0)
+			return error("'%s' is not sorted at '%s'", what, m->v[i].path);
+	return 0;
+}
+
+int manifest_read(struct manifest *m, const char *dir, const char *id)
+{
+	struct buf b = BUF_INIT;
+	char *p = xasprintf("%s/%s.tree", dir, id);
+	int rc = fs_read_file(&b, p, (size_t)1 << 30, 0);
+	if (!rc)
+		rc = manifest_parse_tree(m, b.buf, b.len, p);
+	free(p);
+	buf_release(&b);
+	return rc;
+}

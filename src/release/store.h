@@ -1,0 +1,52 @@
+#ifndef CUTOVER_STORE_H
+#define CUTOVER_STORE_H
+#include "release/manifest.h"
+#include "release/root.h"
+
+/*
+ * The content-addressed object store, .cutover/objects/ab/cdef…-MODE.
+ * An object is keyed by its SHA-256 and its permission bits (so two files
+ * with the same bytes but different modes never share an inode) and is
+ * read-only: releases are made of hard links to objects, and a write through
+ * one of them would change every release that shares it.
+ */
+enum link_mode { LINK_HARDLINK, LINK_REFLINK, LINK_COPY };
+
+struct store {
+	struct root *root;
+	enum link_mode mode;
+	int fell_back_to_copy; /* hardlink across file systems: we copy, and say so once */
+	char *tmpdir;
+	unsigned tmp_seq;
+};
+
+int store_init(struct store *s, struct root *r, enum link_mode mode);
+void store_release(struct store *s);
+int link_mode_parse(const char *s, enum link_mode *out);
+
+/* objects/ab/cdef…-644 (caller frees). */
+char *store_object_path(const struct store *s, const unsigned char *hash, unsigned mode);
+/* The permission bits an object is stored with. */
+unsigned store_object_mode(unsigned mode);
+int store_has(const struct store *s, const unsigned char *hash, unsigned mode);
+
+/*
+ * Add the content of e->origin as the object for (e->hash, e->mode).
+ * When `take` the origin is our own spool file and is renamed into place;
+ * otherwise it is copied, and refused when it changed (size, mtime, ctime)
+ * since it was hashed. Returns 0 or -1 (reported).
+ */
+int store_put(struct store *s, const struct entry *e, int take);
+
+/*
+ * Create `dst` as this store's copy of e's content: a hard link (a new
+ * object copy when the link count limit is reached, a plain copy across file
+ * systems), a reflink, or a copy; a private writable copy when `writable`.
+ */
+int store_materialise(struct store *s, const struct entry *e, const char *dst, int writable);
+
+/* Remove objects that no manifest in `keep` (a list of manifest ids) refers to.
+ * Returns the number of bytes freed, or -1. */
+int64_t store_gc(struct store *s, const struct strlist *keep_ids);
+
+#endif
