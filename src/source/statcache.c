@@ -1,0 +1,87 @@
+#include "source/statcache.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+static int cmp_item(const void *a, const void *b)
+{
+	return strcmp(((const struct statcache_item *)a)->path,
+		      ((const struct statcache_item *)b)->path);
+}
+
+void statcache_load(struct statcache *c, const char *file)
+{
+	struct buf b = BUF_INIT;
+	if (!file || fs_read_file(&b, file, (size_t)1 << 30, 1) != 0) {
+		buf_release(&b);
+		return;
+	}
+	char *p = b.buf, *end = b.buf + b.len;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			break;
+		*nl = 0;
+		char hex[HASH_HEX + 1];
+		unsigned long long size, ino;
+		long long mt, ct;
+		int off = 0;
+		struct statcache_item it;
+		if (sscanf(p, "%64s %llu %lld %lld %llu\t%n", hex, &size, &mt, &ct, &ino, &off) == 5 &&
+		    off > 0 && p[off] && !hash_from_hex(it.hash, hex)) {
+			it.path = xstrdup(p + off);
+			it.size = size;
+			it.ino = ino;
+			it.mtime_ns = mt;
+			it.ctime_ns = ct;
+			ALLOC_GROW(c->v, c->nr + 1, c->alloc);
+			c->v[c->nr++] = it;
+		}
+		p = nl + 1;
+	}
+	buf_release(&b);
+	if (c->nr)
+		qsort(c->v, c->nr, sizeof(*c->v), cmp_item);
+}
+
+const unsigned char *statcache_lookup(const struct statcache *c, const struct entry *e)
+{
+	struct statcache_item key = { .path = e->path };
+	const struct statcache_item *it;
+	if (!c->nr)
+		return NULL;
+	it = bsearch(&key, c->v, c->nr, sizeof(*c->v), cmp_item);
+	if (!it || it->size != e->size || it->ino != e->ino || it->mtime_ns != e->mtime_ns ||
+	    it->ctime_ns != e->ctime_ns)
+		return NULL;
+	return it->hash;
+}
+
+int statcache_save(const struct manifest *m, const char *file, int64_t start_ns)
+{
+	struct buf b = BUF_INIT;
+	int64_t limit = start_ns - 2000000000LL;
+	char hex[HASH_HEX + 1];
+	for (size_t i = 0; i < m->nr; i++) {
+		const struct entry *e = &m->v[i];
+		if (e->type != ENT_FILE || !e->origin || e->mtime_ns >= limit || e->ctime_ns >= limit)
+			continue;
+		if (strchr(e->path, '\n'))
+			continue;
+		hash_to_hex(hex, e->hash);
+		buf_addf(&b, "%s %llu %lld %lld %llu\t%s\n", hex, (unsigned long long)e->size,
+			 (long long)e->mtime_ns, (long long)e->ctime_ns, (unsigned long long)e->ino,
+			 e->path);
+	}
+	int rc = fs_write_atomic(file, b.buf, b.len, 0600);
+	buf_release(&b);
+	return rc;
+}
+
+void statcache_release(struct statcache *c)
+{
+	for (size_t i = 0; i < c->nr; i++)
+		free(c->v[i].path);
+	free(c->v);
+	c->v = NULL;
+	c->nr = c->alloc = 0;
+}
