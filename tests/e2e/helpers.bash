@@ -208,8 +208,11 @@ e2e_site_paths() { # DIR: the URL path of every file, and "/"
 }
 
 # --- updaters ----------------------------------------------------------------
-# One interface, two implementations: UPDATER=cutover (the product) and
-# UPDATER=naive (delete the tree, copy the new one; the control that must fail).
+# One interface, three implementations: UPDATER=cutover (the product),
+# UPDATER=naive (delete the tree, copy the new one; the control that must fail)
+# and UPDATER=symlink (a hand-made atomic switch: copy to releases/LABEL, make
+# a symlink under a temporary name, rename it over current; the reference the
+# harness itself is checked with).
 
 co() { (cd "$E2E_DIR/work" && "$CUTOVER" "$@"); }
 
@@ -217,6 +220,7 @@ e2e_init_root() {
 	case $UPDATER in
 	cutover) co init "$E2E_ROOT" ;;
 	naive) mkdir -p "$E2E_ROOT" ;;
+	symlink) mkdir -p "$E2E_ROOT/releases" ;;
 	esac
 }
 
@@ -224,6 +228,10 @@ e2e_deploy() { # SRC LABEL
 	case $UPDATER in
 	cutover) co deploy "$1" --to "$E2E_ROOT" --label "$2" --quiet ;;
 	naive) rm -rf "$E2E_ROOT/current" && cp -R "$1" "$E2E_ROOT/current" ;;
+	symlink)
+		cp -R "$1" "$E2E_ROOT/releases/$2" &&
+			ln -sfn "releases/$2" "$E2E_ROOT/current.tmp" &&
+			mv -T "$E2E_ROOT/current.tmp" "$E2E_ROOT/current" ;;
 	esac
 }
 

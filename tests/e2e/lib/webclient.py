@@ -3,10 +3,11 @@
 
   webclient.py poll URL --stop-file F --events FILE [--threads N] [--grace S]
       Requests URL in a loop from N threads until F exists, then judges every
-      response against EVENTS, lines of "<unix time a deploy returned> <build>".
+      response against EVENTS, lines of "<start> <return> <build>": the unix
+      times a deploy started and returned, and the build it made live.
       A response counts as an error when its status is not 200 or the request
       failed; it is a violation when it started at least GRACE seconds after a
-      deploy returned (and before the next one) but does not show that
+      deploy returned (and before the next one started) but does not show that
       deploy's build ("build=<name>" in the body).
 
   webclient.py browse URL --stop-file F [--browsers N]
@@ -88,13 +89,13 @@ def cmd_poll(args):
     with open(args.events) as f:
         for line in f:
             if line.strip():
-                t, build = line.split()
-                events.append((float(t), build))
+                start, t, build = line.split()
+                events.append((float(t), build, float(start)))
     events.sort()
     errors = [s for s in samples if s[2] != 200 or s[3] is None]
     violations, judged, max_lag = [], [], 0.0
-    for i, (t, build) in enumerate(events):
-        end = events[i + 1][0] if i + 1 < len(events) else float("inf")
+    for i, (t, build, _) in enumerate(events):
+        end = events[i + 1][2] if i + 1 < len(events) else float("inf")
         window = [s for s in samples if t <= s[0] < end and s[2] == 200 and s[3]]
         stale = [s for s in window if s[3] != build]
         if stale:
