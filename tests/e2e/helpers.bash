@@ -21,6 +21,9 @@ E2E_WRK_CONNECTIONS=${E2E_WRK_CONNECTIONS:-20}
 E2E_WRK_MAX_SECONDS=${E2E_WRK_MAX_SECONDS:-50}
 
 e2e_setup() {
+	# The servers' workers must read what the test writes, whatever the
+	# caller's umask.
+	umask 022
 	E2E_DIR=$(mktemp -d /tmp/cutover-e2e.XXXXXX)
 	chmod 755 "$E2E_DIR"
 	E2E_ROOT=$E2E_DIR/root
