@@ -206,18 +206,18 @@ int manifest_finish(struct manifest *m, const char *what)
 		struct entry *e = &m->v[i];
 		char *slash = strrchr(e->path, '/');
 		if (slash) {
-			*slash = 0;
-			const struct entry *parent = manifest_find(m, e->path);
-			*slash = '/';
+			/* a copy: truncating e->path in place would confuse the binary search */
+			char *dir = xstrndup(e->path, (size_t)(slash - e->path));
+			const struct entry *parent = manifest_find(m, dir);
 			if (!parent || parent->type != ENT_DIR) {
 				const char *kind = !parent ? "missing" :
 						   parent->type == ENT_FILE ? "a file" : "a symlink";
-				*slash = 0;
-				error("%s: '%s/%s' is inside '%s', which is %s; refusing it", what, e->path,
-				      slash + 1, e->path, kind);
-				*slash = '/';
+				error("%s: '%s' is inside '%s', which is %s; refusing it", what, e->path, dir,
+				      kind);
+				free(dir);
 				return -1;
 			}
+			free(dir);
 		}
 	}
 	for (size_t i = 0; i < m->nr; i++) {

@@ -317,6 +317,33 @@ fail:
 	return -1;
 }
 
+int release_adopt_switch(struct root *r, const char *id)
+{
+	char *target = xasprintf("releases/%s", id);
+	char *tmp = xasprintf("%s/.current.tmp-%d", r->path, (int)getpid());
+	int rc = 0;
+	unlink(tmp);
+	if (symlink(target, tmp) < 0) {
+		rc = error_errno("cannot create link '%s'", tmp);
+	} else if (renameat2(AT_FDCWD, tmp, AT_FDCWD, r->current, RENAME_EXCHANGE) < 0) {
+		rc = error_errno("cannot swap '%s' for a link to '%s'", r->current, target);
+		unlink(tmp);
+	} else if (fs_fsync_dir(r->path) < 0) {
+		rc = -1;
+	} else {
+		/* tmp is now the old directory, its content safe in the release */
+		char *old = xasprintf("%s/.adopted-%d", r->meta, (int)getpid());
+		if (rename(tmp, old) == 0)
+			fs_rm_rf(old);
+		else
+			fs_rm_rf(tmp);
+		free(old);
+	}
+	free(target);
+	free(tmp);
+	return rc;
+}
+
 int release_unswitch(struct root *r)
 {
 	if (unlink(r->current) < 0 && errno != ENOENT)

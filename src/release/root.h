@@ -59,6 +59,11 @@ int release_check_exists(struct root *r, const char *id);
  * sees the old or the new target, never a missing one.
  */
 int release_switch(struct root *r, const char *id);
+/*
+ * Replace the real directory at `current` by a link to releases/<id> in one
+ * step (renameat2 RENAME_EXCHANGE), then remove the old directory.
+ */
+int release_adopt_switch(struct root *r, const char *id);
 /* Remove `current` (a failed first deploy returns to "no site"). */
 int release_unswitch(struct root *r);
 

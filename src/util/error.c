@@ -3,11 +3,23 @@
 #include <stdint.h>
 
 int log_quiet;
+static char last_error[1024];
+
+const char *error_last(void)
+{
+	return last_error;
+}
 
 static void report(const char *prefix, const char *fmt, va_list ap, int err)
 {
 	char msg[4096];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!strcmp(prefix, "error: ")) {
+		if (err)
+			snprintf(last_error, sizeof(last_error), "%.900s: %.100s", msg, strerror(err));
+		else
+			snprintf(last_error, sizeof(last_error), "%.1000s", msg);
+	}
 	if (err)
 		fprintf(stderr, "cutover: %s%s: %s\n", prefix, msg, strerror(err));
 	else

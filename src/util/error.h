@@ -32,6 +32,8 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 extern int log_quiet;
+/* The text of the last error() reported (for history records), or "". */
+const char *error_last(void);
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

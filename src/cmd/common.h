@@ -1,0 +1,45 @@
+#ifndef CUTOVER_CMD_COMMON_H
+#define CUTOVER_CMD_COMMON_H
+#include "deploy/deploy.h"
+#include "util/config.h"
+#include "util/opts.h"
+
+/*
+ * Flags shared by the commands, with "not given" sentinels (NULL, -1) so
+ * that cutover.yml fills only what the command line left open: flags win.
+ */
+struct common_flags {
+	const char *to, *config, *check, *label, *link_mode;
+	int keep, check_retries;
+	long wait_ms, check_timeout_ms, check_interval_ms;
+	struct strlist shared, writable, exclude, before_switch, after_switch, after_rollback;
+	int json;
+};
+void common_flags_init(struct common_flags *f);
+void common_flags_release(struct common_flags *f);
+
+#define OPTS_TARGET(f)                                                                        \
+	OPT_STRING(0, "to", &(f).to, "ROOT", "the cutover root (or 'to:' in cutover.yml)"),   \
+	OPT_STRING(0, "config", &(f).config, "FILE", "read FILE instead of ./cutover.yml")
+#define OPTS_LOCK(f) OPT_DURATION(0, "wait", &(f).wait_ms, "wait this long for another deploy's lock")
+#define OPTS_CHECK(f)                                                                               \
+	OPT_STRING(0, "check", &(f).check, "URL|CMD", "health check after the switch; failure switches back"), \
+	OPT_DURATION(0, "check-timeout", &(f).check_timeout_ms, "time limit of one check (default 5s)"), \
+	OPT_INT(0, "check-retries", &(f).check_retries, "N", "retries after a failed check (default 3)"), \
+	OPT_DURATION(0, "check-interval", &(f).check_interval_ms, "pause between checks (default 1s)"), \
+	OPT_LIST(0, "after-switch", &(f).after_switch, "CMD", "run after the switch (repeatable)"),  \
+	OPT_LIST(0, "after-rollback", &(f).after_rollback, "CMD", "run after switching back (repeatable)")
+#define OPTS_JSON(f) OPT_BOOL(0, "json", &(f).json, "machine-readable output")
+
+/*
+ * Load cutover.yml (--config FILE, else ./cutover.yml when present) and
+ * merge it under the flags into `o`. Returns 0 or -CUT_USAGE.
+ */
+int common_resolve(struct deploy_opts *o, struct common_flags *f);
+
+/* Parse argv with `opts`; returns 0, or the exit status to return now
+ * (0 after --help, 2 on a usage error). */
+int common_parse(int argc, char **argv, const struct opt *opts, const char *usage, char ***args,
+		 int *nargs, int *done);
+
+#endif

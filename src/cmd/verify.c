@@ -1,0 +1,98 @@
+#include "cmd/cmd.h"
+#include "cmd/common.h"
+#include "release/inspect.h"
+#include "util/error.h"
+#include "util/json.h"
+
+static const char usage[] = "cutover verify [RELEASE] --to ROOT [--json]\n"
+			    "  without RELEASE: the live one";
+
+struct out {
+	int json;
+	struct json_writer *w;
+};
+
+static void report(const char *kind, const char *path, const char *detail, void *data)
+{
+	struct out *o = data;
+	if (o->json) {
+		json_obj_begin(o->w);
+		json_key_str(o->w, "kind", kind);
+		json_key_str(o->w, "path", path);
+		json_key_str(o->w, "detail", detail);
+		json_obj_end(o->w);
+	} else {
+		printf("%-8s %s (%s)\n", kind, path, detail);
+	}
+}
+
+int cmd_verify(int argc, char **argv)
+{
+	struct common_flags f;
+	struct deploy_opts o;
+	struct root r = ROOT_INIT;
+	char *current = NULL, **args;
+	int nargs, done, rc;
+
+	common_flags_init(&f);
+	struct opt opts[] = { OPTS_TARGET(f), OPTS_JSON(f), OPT_END() };
+	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
+	if (done)
+		return rc;
+	if (nargs > 1) {
+		error("verify takes at most one release id");
+		rc = -CUT_USAGE;
+		goto out;
+	}
+	if ((rc = common_resolve(&o, &f)) < 0)
+		goto out_opts;
+	if ((rc = root_open(&r, o.root)) < 0)
+		goto out_opts;
+	const char *id = nargs ? args[0] : NULL;
+	if (!id) {
+		if ((rc = release_current(&r, &current)) < 0)
+			goto out_opts;
+		if (!current) {
+			rc = error("'%s' has no live release; name one to verify", r.path);
+			goto out_opts;
+		}
+		id = current;
+	} else if ((rc = release_check_exists(&r, id)) < 0) {
+		goto out_opts;
+	}
+	struct buf b = BUF_INIT;
+	struct json_writer w = JSON_WRITER_INIT(&b);
+	struct out out = { f.json, &w };
+	if (f.json) {
+		json_obj_begin(&w);
+		json_key_str(&w, "release", id);
+		json_key(&w, "drift");
+		json_arr_begin(&w);
+	}
+	int n = release_verify(&r, id, report, &out);
+	if (f.json) {
+		json_arr_end(&w);
+		json_key_bool(&w, "ok", n == 0);
+		json_obj_end(&w);
+		if (n >= 0)
+			printf("%s\n", b.buf);
+	}
+	buf_release(&b);
+	if (n < 0) {
+		rc = -1;
+	} else if (n > 0) {
+		if (!f.json)
+			printf("%s: %d path%s drifted from the manifest\n", id, n, n == 1 ? "" : "s");
+		rc = -1;
+	} else if (!f.json) {
+		printf("%s: every path matches its manifest\n", id);
+	}
+out_opts:
+	deploy_opts_release(&o);
+out:
+	free(current);
+	root_release(&r);
+	common_flags_release(&f);
+	free(args);
+	return exit_status(rc);
+}

@@ -1,0 +1,257 @@
+/* One deploy to one root: the sequence of DESIGN.md's data flow. */
+#include "deploy/deploy.h"
+#include "release/history.h"
+#include "release/id.h"
+#include "release/retention.h"
+#include "release/stage.h"
+#include "source/source.h"
+#include "source/statcache.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct run {
+	const struct deploy_opts *o;
+	struct root root;
+	struct source src;
+	struct manifest m;
+	struct store store;
+	struct source_stats st;
+	char *id, *current, *marker, *spool, *staged, *final;
+	int64_t start_ms;
+	uint64_t new_files, new_bytes;
+	int store_ready;
+};
+
+static char *stat_cache_path(struct root *r, const char *dir)
+{
+	unsigned char h[HASH_LEN];
+	char hex[HASH_HEX + 1];
+	struct hash_ctx *c = hash_begin();
+	hash_update(c, dir, strlen(dir));
+	hash_end(c, h);
+	hash_to_hex(hex, h);
+	return xasprintf("%s/source-%.16s.stat", r->cache, hex);
+}
+
+static int create_marker(struct run *x)
+{
+	int fd = open(x->marker, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return error_errno("cannot create '%s'", x->marker);
+	close(fd);
+	return fs_fsync_dir(x->root.staging);
+}
+
+/* Everything up to a complete, not yet live release in releases/<id>. */
+static int build_release(struct run *x)
+{
+	const struct deploy_opts *o = x->o;
+	struct strlist ids = STRLIST_INIT;
+
+	if (release_list(&x->root, &ids) < 0 ||
+	    (!o->adopt && release_current(&x->root, &x->current) < 0)) {
+		strlist_clear(&ids);
+		return -1;
+	}
+	const char *label = o->label ? o->label : x->src.label;
+	x->id = release_id_make(&ids, time(NULL), label);
+	strlist_clear(&ids);
+	x->marker = xasprintf("%s/%s.pending", x->root.staging, x->id);
+	x->spool = xasprintf("%s/%s.spool", x->root.staging, x->id);
+	x->staged = path_join(x->root.staging, x->id);
+	x->final = release_path(&x->root, x->id);
+	if (create_marker(x) < 0)
+		return -1;
+	crashpoint("pending");
+
+	if (mkdir(x->spool, 0700) < 0)
+		return error_errno("cannot create '%s'", x->spool);
+	char *cache = x->src.kind == SOURCE_DIR ? stat_cache_path(&x->root, x->src.path) : NULL;
+	struct source_opts so = { &o->exclude, x->spool, cache };
+	int spooled;
+	int rc = source_read(&x->src, &x->m, &so, &x->st, &spooled);
+	free(cache);
+	if (rc < 0)
+		return -1;
+	crashpoint("read");
+
+	if (store_init(&x->store, &x->root, o->link_mode) < 0)
+		return -1;
+	x->store_ready = 1;
+	for (size_t i = 0; i < x->m.nr; i++) {
+		const struct entry *e = &x->m.v[i];
+		if (e->type != ENT_FILE || store_has(&x->store, e->hash, e->mode))
+			continue;
+		if (store_put(&x->store, e, spooled) < 0)
+			return -1;
+		x->new_files++;
+		x->new_bytes += e->size;
+	}
+	crashpoint("objects");
+
+	if (stage_apply_paths(&x->store, &x->m, &o->shared, &o->writable) < 0)
+		return -1;
+	if (stage_build(&x->store, &x->m, x->staged, x->id) < 0)
+		return -1;
+	crashpoint("staged");
+	if (manifest_write(&x->m, x->root.manifests, x->id) < 0)
+		return -1;
+	crashpoint("manifest");
+	if (rename(x->staged, x->final) < 0)
+		return error_errno("cannot move '%s' to '%s'", x->staged, x->final);
+	crashpoint("renamed");
+	fs_rm_rf(x->spool);
+	return 0;
+}
+
+/* Make the new release durable before anything points at it. */
+static int sync_root(struct root *r)
+{
+	int fd = open(r->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return error_errno("cannot open '%s'", r->path);
+	int rc = syncfs(fd) < 0 ? error_errno("cannot sync the file system of '%s'", r->path) : 0;
+	close(fd);
+	return rc;
+}
+
+static void record(struct run *x, const char *outcome, const char *message)
+{
+	struct history_rec h = HISTORY_REC_INIT;
+	h.action = x->o->adopt ? "adopt" : "deploy";
+	h.release = x->id;
+	h.previous = x->current;
+	h.outcome = outcome;
+	h.message = message;
+	h.duration_ms = time_now_ms() - x->start_ms;
+	h.files = (int64_t)x->st.files;
+	h.new_bytes = (int64_t)x->new_bytes;
+	history_append(&x->root, &h);
+}
+
+/* A deploy that failed before going live: leave no trace but the history line. */
+static void discard(struct run *x)
+{
+	if (!x->id)
+		return;
+	char msg[1024];
+	snprintf(msg, sizeof(msg), "%s", error_last());
+	release_discard(&x->root, x->id);
+	fs_rm_rf(x->spool);
+	unlink(x->marker);
+	record(x, "failed", msg);
+	note("nothing changed: '%s' still points at %s", x->root.current,
+	     x->current ? x->current : "nothing");
+}
+
+static void human_bytes(char *out, size_t len, uint64_t n)
+{
+	if (n >= 10ULL << 30)
+		snprintf(out, len, "%.1f GiB", (double)n / (1 << 30));
+	else if (n >= 10ULL << 20)
+		snprintf(out, len, "%.1f MiB", (double)n / (1 << 20));
+	else if (n >= 10ULL << 10)
+		snprintf(out, len, "%.1f KiB", (double)n / (1 << 10));
+	else
+		snprintf(out, len, "%llu B", (unsigned long long)n);
+}
+
+int deploy_run(const struct deploy_opts *o)
+{
+	struct run x = { .o = o, .root = ROOT_INIT, .src = SOURCE_INIT, .m = MANIFEST_INIT };
+	int rc;
+
+	x.start_ms = time_now_ms();
+	if (source_open(&x.src, o->source) < 0) {
+		source_release(&x.src);
+		return -1;
+	}
+	if (root_open(&x.root, o->root) < 0) {
+		rc = -1;
+		goto out;
+	}
+	rc = root_lock(&x.root, o->wait_ms);
+	if (rc < 0)
+		goto out;
+	if (root_recover(&x.root) < 0) {
+		rc = -1;
+		goto out;
+	}
+	if (build_release(&x) < 0) {
+		discard(&x);
+		rc = -1;
+		goto out;
+	}
+	struct hook_env env = { x.id, x.final, x.current ? x.current : "", x.root.path };
+	if (hooks_run("before_switch", &o->before_switch, x.final, &env) < 0 ||
+	    sync_root(&x.root) < 0) {
+		discard(&x);
+		rc = -1;
+		goto out;
+	}
+	crashpoint("synced");
+
+	if (o->adopt)
+		rc = release_adopt_switch(&x.root, x.id);
+	else
+		rc = golive(&x.root, x.id, x.current, o, "after_switch", &o->after_switch);
+	if (rc == -CUT_ROLLED_BACK) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", error_last());
+		release_discard(&x.root, x.id);
+		unlink(x.marker);
+		record(&x, "rolled-back", msg);
+		goto out;
+	}
+	if (rc < 0) {
+		if (rc == -1)
+			discard(&x);
+		else
+			record(&x, "failed", error_last());
+		goto out;
+	}
+	unlink(x.marker);
+	record(&x, "ok", NULL);
+	crashpoint("recorded");
+
+	if (x.src.kind == SOURCE_DIR) {
+		char *cache = stat_cache_path(&x.root, x.src.path);
+		statcache_save(&x.m, cache, x.start_ms * 1000000);
+		free(cache);
+	}
+	struct strlist removed = STRLIST_INIT;
+	int64_t freed = 0;
+	if (release_prune(&x.root, o->keep, &removed, &freed) < 0)
+		warning("the deploy succeeded but pruning old releases failed");
+	else if (removed.nr) {
+		char h[32];
+		human_bytes(h, sizeof(h), (uint64_t)freed);
+		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
+	}
+	strlist_clear(&removed);
+
+	char nb[32], tb[32];
+	human_bytes(nb, sizeof(nb), x.new_bytes);
+	human_bytes(tb, sizeof(tb), x.st.bytes);
+	printf("%s %s: %llu files (%s), %llu new (%s), in %.2f s\n", o->adopt ? "adopted" : "deployed", x.id,
+	       (unsigned long long)x.st.files, tb, (unsigned long long)x.new_files, nb,
+	       (double)(time_now_ms() - x.start_ms) / 1000);
+out:
+	if (x.store_ready)
+		store_release(&x.store);
+	manifest_release(&x.m);
+	source_release(&x.src);
+	free(x.id);
+	free(x.current);
+	free(x.marker);
+	free(x.spool);
+	free(x.staged);
+	free(x.final);
+	root_release(&x.root);
+	return rc;
+}

@@ -1,0 +1,45 @@
+#ifndef CUTOVER_DEPLOY_H
+#define CUTOVER_DEPLOY_H
+#include "deploy/check.h"
+#include "release/store.h"
+#include "util/strlist.h"
+
+/* Everything a deploy or rollback needs, from flags and cutover.yml. */
+struct deploy_opts {
+	const char *root;
+	const char *source;
+	const char *label;
+	int keep;
+	enum link_mode link_mode;
+	long wait_ms;
+	struct strlist shared, writable, exclude;
+	struct strlist before_switch, after_switch, after_rollback;
+	struct check_opts check;
+	int adopt; /* init --adopt: the source is the live directory at `current` */
+};
+#define DEPLOY_KEEP_DEFAULT 10
+
+void deploy_opts_init(struct deploy_opts *o);
+void deploy_opts_release(struct deploy_opts *o);
+
+/*
+ * One deploy to one root, the data flow of DESIGN.md: read the source, lock,
+ * send the missing objects to the store, stage the release, before_switch
+ * hooks, switch, after_switch hooks, health check (switching back on
+ * failure), prune. Returns 0, -1 (nothing changed), -CUT_LOCKED,
+ * -CUT_ROLLED_BACK, or -CUT_PARTIAL (could not switch back).
+ */
+int deploy_run(const struct deploy_opts *o);
+
+/* Switch to `id` (NULL: the release before the current one), same rules. */
+int rollback_run(const struct deploy_opts *o, const char *id);
+
+/*
+ * Make `id` live and prove it: switch, run `after` hooks (after_switch or
+ * after_rollback), health check. On failure switch back to `previous` (or
+ * remove `current` when there was none) and run after_rollback.
+ */
+int golive(struct root *r, const char *id, const char *previous, const struct deploy_opts *o,
+	   const char *after_phase, const struct strlist *after);
+
+#endif

@@ -1,0 +1,203 @@
+#include "release/stage.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int under(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	return !strncmp(path, prefix, n) && (path[n] == 0 || path[n] == '/');
+}
+
+/* Clean each item; remember a trailing '/' as "this is a directory". */
+static int clean_list(struct strlist *l, const char *key, struct strlist *dirs)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		char *p = l->items[i];
+		size_t n = strlen(p);
+		int is_dir = n && p[n - 1] == '/';
+		if (manifest_clean_path(p, key) != 0)
+			return -CUT_USAGE;
+		if (dirs && is_dir)
+			strlist_push(dirs, p);
+	}
+	return 0;
+}
+
+static struct strlist shared_dirs = STRLIST_INIT;
+
+int stage_check_paths(struct strlist *shared, struct strlist *writable)
+{
+	if (clean_list(shared, "shared", &shared_dirs) < 0 || clean_list(writable, "writable", NULL) < 0)
+		return -CUT_USAGE;
+	for (size_t i = 0; i < shared->nr; i++)
+		for (size_t j = 0; j < shared->nr; j++)
+			if (i != j && under(shared->items[i], shared->items[j]))
+				return error("shared path '%s' is inside shared path '%s'; list only one of them",
+					     shared->items[i], shared->items[j]) ,
+				       -CUT_USAGE;
+	return 0;
+}
+
+static int seed_shared(struct store *s, struct manifest *m, const char *p)
+{
+	char *dst = path_join(s->root->shared, p);
+	struct stat st;
+	int rc = 0;
+	if (!lstat(dst, &st)) {
+		free(dst);
+		return 0;
+	}
+	char *tmp = xasprintf("%s.seed-%d", dst, (int)getpid());
+	char *parent = xstrdup(dst);
+	*strrchr(parent, '/') = 0;
+	if (fs_mkdir_p(parent, 0755) < 0)
+		goto fail;
+	struct entry *top = manifest_find(m, p);
+	if (!top) {
+		if (!strlist_has(&shared_dirs, p)) {
+			rc = error("shared file '%s' is in neither '%s' nor the release; create '%s' "
+				   "(or write it as '%s/' if it is a directory)",
+				   p, s->root->shared, dst, p);
+			goto out;
+		}
+		if (mkdir(tmp, 0755) < 0) {
+			rc = error_errno("cannot create '%s'", tmp);
+			goto out;
+		}
+	} else if (top->type == ENT_FILE) {
+		if (store_materialise(s, top, tmp, 1) < 0)
+			goto fail;
+	} else if (top->type == ENT_DIR) {
+		/* the entries under p are contiguous after it in sorted order, but
+		 * "p.x" sorts between "p" and "p/": scan until past the prefix */
+		for (size_t i = (size_t)(top - m->v); i < m->nr; i++) {
+			struct entry *e = &m->v[i];
+			if (strncmp(e->path, p, strlen(p)))
+				break;
+			if (!under(e->path, p))
+				continue;
+			char *out = xasprintf("%s%s", tmp, e->path + strlen(p));
+			int r = 0;
+			if (e->type == ENT_DIR)
+				r = mkdir(out, (e->mode & 07777) | 0700) < 0 ?
+					    error_errno("cannot create '%s'", out) : 0;
+			else if (e->type == ENT_FILE)
+				r = store_materialise(s, e, out, 1);
+			else if (e->type == ENT_LINK)
+				r = symlink(e->target, out) < 0 ? error_errno("cannot create '%s'", out) : 0;
+			free(out);
+			if (r < 0)
+				goto fail;
+		}
+	} else {
+		rc = error("shared path '%s' is a symlink in the release; it cannot seed '%s'", p, dst);
+		goto out;
+	}
+	if (rename(tmp, dst) < 0) {
+		rc = error_errno("cannot move '%s' into place", dst);
+		goto fail;
+	}
+	note("seeded shared path '%s' from this release", p);
+	goto out;
+fail:
+	rc = -1;
+	fs_rm_rf(tmp);
+out:
+	free(parent);
+	free(tmp);
+	free(dst);
+	return rc;
+}
+
+int stage_apply_paths(struct store *s, struct manifest *m, const struct strlist *shared,
+		      const struct strlist *writable)
+{
+	for (size_t i = 0; i < m->nr; i++)
+		for (size_t j = 0; j < writable->nr; j++)
+			if (m->v[i].type == ENT_FILE && under(m->v[i].path, writable->items[j]))
+				m->v[i].flags |= ENT_WRITABLE;
+	if (!shared->nr)
+		return 0;
+	for (size_t j = 0; j < shared->nr; j++)
+		if (seed_shared(s, m, shared->items[j]) < 0)
+			return -1;
+	/* rebuild: drop what lies under shared paths, add the links and their parents */
+	struct manifest out = MANIFEST_INIT;
+	for (size_t i = 0; i < m->nr; i++) {
+		int drop = 0;
+		for (size_t j = 0; j < shared->nr && !drop; j++)
+			drop = under(m->v[i].path, shared->items[j]);
+		if (drop) {
+			free(m->v[i].path);
+			free(m->v[i].target);
+			free(m->v[i].origin);
+			continue;
+		}
+		ALLOC_GROW(out.v, out.nr + 1, out.alloc);
+		out.v[out.nr] = m->v[i];
+		out.v[out.nr].seq = (unsigned)out.nr;
+		out.nr++;
+	}
+	for (size_t j = 0; j < shared->nr; j++)
+		manifest_add(&out, shared->items[j], ENT_SHARED)->mode = 0777;
+	free(m->v);
+	*m = out;
+	return manifest_finish(m, "shared paths");
+}
+
+int stage_build(struct store *s, const struct manifest *m, const char *dir, const char *id)
+{
+	mode_t um = umask(0);
+	umask(um);
+	if (mkdir(dir, 0755) < 0)
+		return error_errno("cannot create '%s'", dir);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return error_errno("cannot open '%s'", dir);
+	int rc = 0;
+	struct buf full = BUF_INIT;
+	for (size_t i = 0; i < m->nr && !rc; i++) {
+		const struct entry *e = &m->v[i];
+		buf_reset(&full);
+		buf_addf(&full, "%s/%s", dir, e->path);
+		switch (e->type) {
+		case ENT_DIR:
+			if (mkdirat(dfd, e->path, 0700 | e->mode) < 0)
+				rc = error_errno("cannot create directory '%s'", full.buf);
+			break;
+		case ENT_FILE:
+			rc = store_materialise(s, e, full.buf, e->flags & ENT_WRITABLE);
+			break;
+		case ENT_LINK:
+			if (symlinkat(e->target, dfd, e->path) < 0)
+				rc = error_errno("cannot create symlink '%s'", full.buf);
+			break;
+		case ENT_SHARED: {
+			char *final_dir = xasprintf("releases/%s/%s", id, e->path);
+			*strrchr(final_dir, '/') = 0;
+			char *to = xasprintf("shared/%s", e->path);
+			char *rel = path_relative_link(final_dir, to);
+			if (symlinkat(rel, dfd, e->path) < 0)
+				rc = error_errno("cannot create link '%s' to the shared path", full.buf);
+			free(final_dir);
+			free(to);
+			free(rel);
+			break;
+		}
+		}
+	}
+	/* directories get their exact modes last, deepest first, so none blocks its own filling */
+	for (size_t i = m->nr; i-- > 0 && !rc;) {
+		const struct entry *e = &m->v[i];
+		if (e->type == ENT_DIR && ((0700 | e->mode) & ~um) != e->mode &&
+		    fchmodat(dfd, e->path, e->mode, 0) < 0)
+			rc = error_errno("cannot set the mode of '%s/%s'", dir, e->path);
+	}
+	buf_release(&full);
+	close(dfd);
+	return rc;
+}
