@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "diff", cmd_diff, "list added, removed and changed paths between two releases" },
 	{ "log", cmd_log, "show the history of deploys, rollbacks and prunes" },
 	{ "status", cmd_status, "show the current release, the lock holder and disk use" },
+	{ "proxy", cmd_proxy, "the traffic proxy: run it, deploy/rollback a service, status, pause/resume" },
 };
 
 static void usage(FILE *out)

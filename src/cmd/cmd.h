@@ -16,5 +16,6 @@ int cmd_verify(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_proxy(int argc, char **argv);
 
 #endif

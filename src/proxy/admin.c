@@ -1,0 +1,403 @@
+/*
+ * The admin API: HTTP/1.1 over a unix socket, so that curl works too
+ * (curl --unix-socket PATH http://x/metrics). Every answer closes the
+ * connection. Deploys and rollbacks stream one line per step and end
+ * with "exit: N", the status the command line exits with.
+ */
+#include "proxy/ops.h"
+#include "proxy/http.h"
+#include "proxy/handover.h"
+#include "util/error.h"
+#include "util/opts.h"
+#include <errno.h>
+#include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ADMIN_IN_MAX 8192
+
+struct admin_conn {
+	struct ev_handler h;
+	struct proxy *px;
+	struct list link; /* px->admins */
+	struct http_side req;
+	char in[ADMIN_IN_MAX];
+	size_t in_len;
+	struct buf out;
+	size_t out_off;
+	int streaming;
+	int done; /* close once the output is written */
+	struct op *op;
+	int64_t deadline;
+};
+
+static void admin_close(struct admin_conn *a)
+{
+	if (a->op)
+		op_detach(a->op);
+	if (a->px->handover_admin == a)
+		a->px->handover_admin = NULL;
+	ev_del(&a->px->loop, &a->h);
+	close(a->h.fd);
+	list_del(&a->link);
+	http_msg_release(&a->req.msg);
+	buf_release(&a->out);
+	free(a);
+}
+
+/* Write what we can; returns -1 when the connection was closed. */
+static int admin_flush(struct admin_conn *a)
+{
+	while (a->out_off < a->out.len) {
+		ssize_t n = io_write(a->h.fd, a->out.buf + a->out_off, a->out.len - a->out_off);
+		if (n == IO_AGAIN)
+			break;
+		if (n < 0) {
+			admin_close(a);
+			return -1;
+		}
+		a->out_off += (size_t)n;
+	}
+	if (a->out_off == a->out.len) {
+		buf_reset(&a->out);
+		a->out_off = 0;
+		if (a->done) {
+			admin_close(a);
+			return -1;
+		}
+	}
+	ev_set(&a->px->loop, &a->h, a->out.len ? EV_WRITE | EV_READ : EV_READ);
+	return 0;
+}
+
+void admin_say(struct admin_conn *a, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&a->out, fmt, ap);
+	va_end(ap);
+	buf_addch(&a->out, '\n');
+	/* written from the loop, so that no caller sees the connection freed under it */
+	ev_set(&a->px->loop, &a->h, EV_WRITE | EV_READ);
+}
+
+void admin_end(struct admin_conn *a, int exit_code)
+{
+	a->op = NULL;
+	buf_addf(&a->out, "exit: %d\n", exit_code);
+	a->done = 1;
+	ev_set(&a->px->loop, &a->h, EV_WRITE | EV_READ);
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * The percent-decoded value of `key` in the url's query string into out.
+ * Returns 1 when present, 0 when absent, -1 when malformed or too long.
+ */
+int admin_query_get(const char *url, const char *key, char *out, size_t out_len)
+{
+	const char *q = strchr(url, '?');
+	size_t kl = strlen(key);
+	if (!q)
+		return 0;
+	for (const char *p = q + 1; *p;) {
+		const char *amp = strchr(p, '&');
+		const char *end = amp ? amp : p + strlen(p);
+		const char *eq = memchr(p, '=', (size_t)(end - p));
+		const char *kend = eq ? eq : end;
+		if ((size_t)(kend - p) == kl && !memcmp(p, key, kl)) {
+			size_t n = 0;
+			for (const char *v = eq ? eq + 1 : end; v < end; v++) {
+				int c = (unsigned char)*v;
+				if (c == '%') {
+					if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
+						return -1;
+					c = hexval(v[1]) * 16 + hexval(v[2]);
+					v += 2;
+				} else if (c == '+') {
+					c = ' ';
+				}
+				if (c == 0 || n + 1 >= out_len)
+					return -1;
+				out[n++] = (char)c;
+			}
+			out[n] = 0;
+			return 1;
+		}
+		p = amp ? amp + 1 : end;
+	}
+	return 0;
+}
+
+static void reply(struct admin_conn *a, int status, const char *ctype, const char *body)
+{
+	http_write_simple(&a->out, status, 1, ctype, body);
+	a->done = 1;
+}
+
+static void reply_error(struct admin_conn *a, int status, const char *why)
+{
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "error: %s\nexit: %d\n", why, status == 409 ? 3 : status == 400 ? 2 : 1);
+	reply(a, status, "text/plain", b.buf);
+	buf_release(&b);
+}
+
+static long q_duration(const char *url, const char *key, long dflt, int *bad)
+{
+	char v[64];
+	int r = admin_query_get(url, key, v, sizeof(v));
+	if (r == 0)
+		return dflt;
+	long ms = r > 0 ? parse_duration_ms(v) : -1;
+	if (ms < 0)
+		*bad = 1;
+	return ms;
+}
+
+static void handle_op(struct admin_conn *a, const char *url, int rollback)
+{
+	struct op_params p = { 0 };
+	char service[80], target[300], health[1024], v[1024], why[300];
+	int bad = 0, status;
+
+	if (admin_query_get(url, "service", service, sizeof(service)) != 1)
+		return reply_error(a, 400, "missing service");
+	p.service = service;
+	p.rollback = rollback;
+	if (!rollback) {
+		if (admin_query_get(url, "target", target, sizeof(target)) != 1)
+			return reply_error(a, 400, "missing target");
+		p.target = target;
+	}
+	if (admin_query_get(url, "health_path", health, sizeof(health)) == 1) {
+		if (health[0] != '/')
+			return reply_error(a, 400, "the health path must start with '/'");
+		for (char *c = health; *c; c++)
+			if ((unsigned char)*c <= ' ')
+				return reply_error(a, 400, "the health path must not contain spaces");
+		p.health_path = health;
+	}
+	p.interval_ms = q_duration(url, "interval", 0, &bad);
+	p.timeout_ms = q_duration(url, "timeout", 0, &bad);
+	p.deadline_ms = q_duration(url, "deadline", 0, &bad);
+	p.drain_ms = q_duration(url, "drain", -1, &bad);
+	p.sticky_idle_ms = q_duration(url, "sticky_idle", 0, &bad);
+	p.successes = 0;
+	if (admin_query_get(url, "successes", v, sizeof(v)) == 1 && parse_uint(v, &p.successes) < 0)
+		bad = 1;
+	p.sticky = -1;
+	if (admin_query_get(url, "sticky", v, sizeof(v)) == 1)
+		p.sticky = !strcmp(v, "1");
+	p.is_default = -1;
+	if (admin_query_get(url, "default", v, sizeof(v)) == 1)
+		p.is_default = !strcmp(v, "1");
+	if (admin_query_get(url, "hosts", v, sizeof(v)) == 1) {
+		char *save = NULL;
+		for (char *h = strtok_r(v, ",", &save); h; h = strtok_r(NULL, ",", &save))
+			strlist_push(&p.hosts, h);
+	}
+	if (bad) {
+		strlist_clear(&p.hosts);
+		return reply_error(a, 400, "invalid parameter");
+	}
+	buf_addstr(&a->out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+	a->streaming = 1;
+	status = op_start(a->px, &p, a, why, sizeof(why));
+	strlist_clear(&p.hosts);
+	if (status) {
+		buf_reset(&a->out);
+		a->streaming = 0;
+		return reply_error(a, status, why);
+	}
+	/* unless it finished already (admin_end), the op reports to us until it ends */
+	if (!a->done) {
+		struct service *svc = service_find(a->px->services, service);
+		a->op = svc ? svc->op : NULL;
+	}
+}
+
+static void handle(struct admin_conn *a)
+{
+	struct http_msg *m = &a->req.msg;
+	const char *url = http_msg_url(m);
+	int method = a->req.parser.method;
+	size_t plen = strcspn(url, "?");
+	char path[64], service[80], v[64], why[300];
+	struct buf b = BUF_INIT;
+
+	if (plen >= sizeof(path))
+		return reply_error(a, 404, "no such endpoint");
+	memcpy(path, url, plen);
+	path[plen] = 0;
+	int has_service = admin_query_get(url, "service", service, sizeof(service)) == 1;
+
+	if (!strcmp(path, "/metrics") && method == HTTP_GET) {
+		metrics_prometheus(&b, a->px);
+		reply(a, 200, "text/plain; version=0.0.4", b.buf);
+	} else if (!strcmp(path, "/status") && method == HTTP_GET) {
+		struct service *only = NULL;
+		if (has_service && !(only = service_find(a->px->services, service))) {
+			snprintf(why, sizeof(why), "no service '%s'", service);
+			buf_release(&b);
+			return reply_error(a, 404, why);
+		}
+		int json = admin_query_get(url, "format", v, sizeof(v)) == 1 && !strcmp(v, "json");
+		if (json)
+			metrics_status_json(&b, a->px, only);
+		else
+			metrics_status_text(&b, a->px, only);
+		reply(a, 200, json ? "application/json" : "text/plain", b.buf);
+	} else if ((!strcmp(path, "/deploy") || !strcmp(path, "/rollback")) && method == HTTP_POST) {
+		handle_op(a, url, !strcmp(path, "/rollback"));
+	} else if ((!strcmp(path, "/pause") || !strcmp(path, "/resume")) && method == HTTP_POST) {
+		int status, bad = 0;
+		if (!has_service) {
+			buf_release(&b);
+			return reply_error(a, 400, "missing service");
+		}
+		if (!strcmp(path, "/pause")) {
+			long max = q_duration(url, "max", 30000, &bad);
+			if (bad || max > 3600000) {
+				buf_release(&b);
+				return reply_error(a, 400, "invalid max (at most 1h)");
+			}
+			status = op_pause(a->px, service, max, why, sizeof(why));
+			buf_addf(&b, "paused '%s': new requests wait (at most %.1fs)\nexit: 0\n", service, (double)max / 1000);
+		} else {
+			status = op_resume(a->px, service, why, sizeof(why));
+			buf_addf(&b, "resumed '%s'\nexit: 0\n", service);
+		}
+		if (status)
+			reply_error(a, status, why);
+		else
+			reply(a, 200, "text/plain", b.buf);
+	} else if (!strcmp(path, "/upgrade") && method == HTTP_POST) {
+		buf_addstr(&a->out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
+		a->streaming = 1;
+		if (handover_start(a->px, a, why, sizeof(why)) < 0) {
+			buf_reset(&a->out);
+			a->streaming = 0;
+			reply_error(a, 409, why);
+		}
+	} else {
+		reply_error(a, 404, "no such endpoint");
+	}
+	buf_release(&b);
+}
+
+static int admin_on_done(struct http_side *s)
+{
+	http_parser_pause(&s->parser, 1);
+	return 0;
+}
+
+static void admin_ev(struct ev_handler *h, int events)
+{
+	struct admin_conn *a = container_of(h, struct admin_conn, h);
+	if (events & (EV_READ | EV_ERROR)) {
+		if (a->streaming || a->done) {
+			/* the request is answered; a read here is the client leaving */
+			char junk[256];
+			ssize_t n = io_read(h->fd, junk, sizeof(junk));
+			if (n == 0 || n == IO_ERROR) {
+				admin_close(a);
+				return;
+			}
+		} else {
+			ssize_t n = io_read(h->fd, a->in + a->in_len, sizeof(a->in) - a->in_len);
+			if (n == 0 || n == IO_ERROR) {
+				admin_close(a);
+				return;
+			}
+			if (n > 0) {
+				long used = http_side_feed(&a->req, a->in + a->in_len, (size_t)n);
+				a->in_len += (size_t)n;
+				if (used < 0)
+					reply_error(a, a->req.msg.status ? a->req.msg.status : 400,
+						    a->req.msg.why ? a->req.msg.why : "bad request");
+				else if (HTTP_PARSER_ERRNO(&a->req.parser) == HPE_PAUSED)
+					handle(a);
+				else if (a->in_len == sizeof(a->in))
+					reply_error(a, 431, "request too large");
+			}
+		}
+	}
+	admin_flush(a);
+}
+
+static void admin_accept(struct ev_handler *h, int events)
+{
+	struct proxy *px = container_of(h, struct proxy, admin);
+	for (int i = 0; i < 16; i++) {
+		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+			return;
+		struct admin_conn *a = xcalloc(1, sizeof(*a));
+		a->px = px;
+		a->h.fn = admin_ev;
+		a->h.fd = fd;
+		a->h.mask = -1;
+		buf_init(&a->out, 0);
+		http_side_init(&a->req, HTTP_REQUEST);
+		a->req.on_done = admin_on_done;
+		list_add(&px->admins, &a->link);
+		if (ev_set(&px->loop, &a->h, EV_READ) < 0)
+			admin_close(a);
+	}
+}
+
+int admin_listen(struct proxy *px, const char *path, int inherited_fd)
+{
+	int fd = inherited_fd;
+	if (fd < 0) {
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		if (strlen(path) >= sizeof(sun.sun_path))
+			return error("admin socket path '%s' is too long", path);
+		memcpy(sun.sun_path, path, strlen(path) + 1);
+		/* a socket file left by a proxy that died is in the way; one that answers is not ours to take */
+		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+			close(probe);
+			return error("another proxy answers on '%s'", path);
+		}
+		if (probe >= 0)
+			close(probe);
+		unlink(path);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return error_errno("cannot create admin socket");
+		mode_t old = umask(0117);
+		if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+			umask(old);
+			close(fd);
+			return error_errno("cannot bind admin socket '%s'", path);
+		}
+		umask(old);
+		if (listen(fd, 64) < 0) {
+			close(fd);
+			return error_errno("cannot listen on '%s'", path);
+		}
+		px->admin_owned = 1;
+	}
+	px->admin.fd = fd;
+	px->admin.fn = admin_accept;
+	px->admin.mask = -1;
+	px->admin_path = xstrdup(path);
+	return ev_set(&px->loop, &px->admin, EV_READ);
+}
+
+void admin_close_listener(struct proxy *px)
+{
+	if (px->admin.fd < 0)
+		return;
+	ev_del(&px->loop, &px->admin);
+	close(px->admin.fd);
+	px->admin.fd = -1;
+}

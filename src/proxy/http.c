@@ -1,0 +1,539 @@
+#include "proxy/http.h"
+#include "util/error.h"
+#include <ctype.h>
+#include <strings.h>
+
+void http_msg_init(struct http_msg *m)
+{
+	memset(m, 0, sizeof(*m));
+	buf_init(&m->raw, HTTP_MAX_HEAD);
+	http_msg_reset(m);
+}
+
+void http_msg_reset(struct http_msg *m)
+{
+	buf_reset(&m->raw);
+	m->url_len = 0;
+	m->nhdr = 0;
+	m->in_value = 0;
+	m->status = 0;
+	m->why = NULL;
+	m->host = m->upgrade = -1;
+	m->chunked = m->has_length = 0;
+	m->conn_close = m->conn_keepalive = m->conn_upgrade = 0;
+	m->expect_continue = 0;
+}
+
+void http_msg_release(struct http_msg *m)
+{
+	buf_release(&m->raw);
+}
+
+const char *http_msg_url(const struct http_msg *m)
+{
+	return m->raw.buf;
+}
+
+static int name_is(const struct http_msg *m, int i, const char *name)
+{
+	size_t n = strlen(name);
+	return m->hdr[i].name_len == n && !strncasecmp(http_hdr_name(m, i), name, n);
+}
+
+int http_msg_find(const struct http_msg *m, const char *name)
+{
+	for (int i = 0; i < m->nhdr; i++)
+		if (name_is(m, i, name))
+			return i;
+	return -1;
+}
+
+static int refuse(struct http_msg *m, int status, const char *why)
+{
+	if (!m->status) {
+		m->status = status;
+		m->why = why;
+	}
+	return -1;
+}
+
+/* The same, for checks that return the status. */
+static int fail(struct http_msg *m, int status, const char *why)
+{
+	refuse(m, status, why);
+	return m->status;
+}
+
+/* http-parser callbacks: parser->data is the struct http_side. */
+
+static int cb_begin(http_parser *p)
+{
+	struct http_side *s = p->data;
+	http_msg_reset(&s->msg);
+	return 0;
+}
+
+static int cb_url(http_parser *p, const char *at, size_t len)
+{
+	struct http_side *s = p->data;
+	if (buf_add(&s->msg.raw, at, len) < 0)
+		return refuse(&s->msg, 414, "request target too long");
+	s->msg.url_len += (uint32_t)len;
+	return 0;
+}
+
+static int cb_field(http_parser *p, const char *at, size_t len)
+{
+	struct http_msg *m = &((struct http_side *)p->data)->msg;
+	if (m->in_value || m->nhdr == 0) {
+		if (m->nhdr == HTTP_MAX_HEADERS)
+			return refuse(m, 431, "too many header fields");
+		/* a NUL between items keeps the url and values usable as C strings */
+		if (buf_addch(&m->raw, 0) < 0)
+			return refuse(m, 431, "header section too large");
+		m->hdr[m->nhdr].name = (uint32_t)m->raw.len;
+		m->hdr[m->nhdr].name_len = 0;
+		m->hdr[m->nhdr].val = (uint32_t)m->raw.len;
+		m->hdr[m->nhdr].val_len = 0;
+		m->nhdr++;
+		m->in_value = 0;
+	}
+	if (buf_add(&m->raw, at, len) < 0)
+		return refuse(m, 431, "header section too large");
+	m->hdr[m->nhdr - 1].name_len += (uint32_t)len;
+	return 0;
+}
+
+static int cb_value(http_parser *p, const char *at, size_t len)
+{
+	struct http_msg *m = &((struct http_side *)p->data)->msg;
+	if (!m->nhdr)
+		return refuse(m, 400, "header value without a name");
+	if (!m->in_value) {
+		if (buf_addch(&m->raw, 0) < 0)
+			return refuse(m, 431, "header section too large");
+		m->hdr[m->nhdr - 1].val = (uint32_t)m->raw.len;
+		m->hdr[m->nhdr - 1].val_len = 0;
+		m->in_value = 1;
+	}
+	if (buf_add(&m->raw, at, len) < 0)
+		return refuse(m, 431, "header section too large");
+	m->hdr[m->nhdr - 1].val_len += (uint32_t)len;
+	return 0;
+}
+
+static int cb_headers_complete(http_parser *p)
+{
+	struct http_side *s = p->data;
+	int bad;
+	/* terminate the last value so that every item is a C string */
+	if (buf_addch(&s->msg.raw, 0) < 0)
+		return refuse(&s->msg, 431, "header section too large");
+	if (p->type == HTTP_REQUEST)
+		bad = http_check_request(&s->msg, p);
+	else
+		bad = http_check_response(&s->msg, p);
+	if (bad)
+		return -1;
+	return s->on_head ? s->on_head(s) : 0;
+}
+
+static int cb_body(http_parser *p, const char *at, size_t len)
+{
+	struct http_side *s = p->data;
+	return s->on_body ? s->on_body(s, at, len) : 0;
+}
+
+static int cb_done(http_parser *p)
+{
+	struct http_side *s = p->data;
+	return s->on_done ? s->on_done(s) : 0;
+}
+
+const http_parser_settings http_settings = {
+	.on_message_begin = cb_begin,
+	.on_url = cb_url,
+	.on_header_field = cb_field,
+	.on_header_value = cb_value,
+	.on_headers_complete = cb_headers_complete,
+	.on_body = cb_body,
+	.on_message_complete = cb_done,
+};
+
+void http_side_init(struct http_side *s, enum http_parser_type type)
+{
+	http_parser_init(&s->parser, type);
+	s->parser.data = s;
+	http_msg_init(&s->msg);
+	if (type == HTTP_REQUEST)
+		s->msg.url_len = 0;
+}
+
+static int parser_failed(struct http_side *s)
+{
+	enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
+	int status = s->parser.type == HTTP_REQUEST ? 400 : 502;
+	if (e == HPE_HEADER_OVERFLOW && s->parser.type == HTTP_REQUEST)
+		status = 431;
+	refuse(&s->msg, status, http_errno_description(e));
+	return -1;
+}
+
+long http_side_feed(struct http_side *s, const char *data, size_t len)
+{
+	size_t n = http_parser_execute(&s->parser, &http_settings, data, len);
+	enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
+	if (e == HPE_OK || e == HPE_PAUSED)
+		return (long)n;
+	return parser_failed(s);
+}
+
+int http_side_eof(struct http_side *s)
+{
+	http_parser_execute(&s->parser, &http_settings, NULL, 0);
+	enum http_errno e = HTTP_PARSER_ERRNO(&s->parser);
+	if (e == HPE_OK || e == HPE_PAUSED)
+		return 0;
+	return parser_failed(s);
+}
+
+void http_side_resume(struct http_side *s)
+{
+	http_parser_pause(&s->parser, 0);
+}
+
+/* The value with optional whitespace trimmed on both sides. */
+static void trimmed(const struct http_msg *m, int i, const char **v, size_t *len)
+{
+	const char *s = http_hdr_val(m, i);
+	size_t n = m->hdr[i].val_len;
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	*v = s;
+	*len = n;
+}
+
+static int token_is(const char *s, size_t n, const char *word)
+{
+	return strlen(word) == n && !strncasecmp(s, word, n);
+}
+
+/* Call fn for each comma-separated token of header i, trimmed. */
+static void each_token(const struct http_msg *m, int i, void (*fn)(struct http_msg *, const char *, size_t),
+		       struct http_msg *arg)
+{
+	const char *v = http_hdr_val(m, i), *end = v + m->hdr[i].val_len;
+	while (v < end) {
+		const char *comma = memchr(v, ',', (size_t)(end - v));
+		const char *e = comma ? comma : end;
+		const char *a = v, *b = e;
+		while (a < b && (*a == ' ' || *a == '\t'))
+			a++;
+		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
+			b--;
+		if (b > a)
+			fn(arg, a, (size_t)(b - a));
+		v = comma ? comma + 1 : end;
+	}
+}
+
+static void connection_token(struct http_msg *m, const char *t, size_t n)
+{
+	if (token_is(t, n, "close"))
+		m->conn_close = 1;
+	else if (token_is(t, n, "keep-alive"))
+		m->conn_keepalive = 1;
+	else if (token_is(t, n, "upgrade"))
+		m->conn_upgrade = 1;
+}
+
+static int valid_host(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && !strchr(".-_:[]", c))
+			return 0;
+	}
+	return 1;
+}
+
+/* Shared by requests and responses: the framing headers. */
+static int check_framing(struct http_msg *m, int *te_count)
+{
+	int cl = 0;
+	*te_count = 0;
+	for (int i = 0; i < m->nhdr; i++) {
+		const char *v;
+		size_t n;
+		if (name_is(m, i, "content-length")) {
+			trimmed(m, i, &v, &n);
+			if (++cl > 1)
+				return refuse(m, 400, "more than one Content-Length");
+			if (!n || n > 18)
+				return refuse(m, 400, "invalid Content-Length");
+			for (size_t k = 0; k < n; k++)
+				if (!isdigit((unsigned char)v[k]))
+					return refuse(m, 400, "invalid Content-Length");
+			m->has_length = 1;
+		} else if (name_is(m, i, "transfer-encoding")) {
+			trimmed(m, i, &v, &n);
+			if (++*te_count > 1)
+				return refuse(m, 400, "more than one Transfer-Encoding");
+			if (!token_is(v, n, "chunked"))
+				return refuse(m, 501, "unsupported Transfer-Encoding");
+			m->chunked = 1;
+		} else if (name_is(m, i, "connection")) {
+			each_token(m, i, connection_token, m);
+		} else if (name_is(m, i, "upgrade")) {
+			m->upgrade = i;
+		}
+	}
+	if (cl && *te_count)
+		return refuse(m, 400, "Content-Length with Transfer-Encoding");
+	return 0;
+}
+
+int http_check_request(struct http_msg *m, const http_parser *p)
+{
+	int te;
+	if (m->status)
+		return m->status;
+	if (p->http_major != 1)
+		return fail(m, 505, "unsupported HTTP version");
+	if (p->method == HTTP_CONNECT)
+		return fail(m, 405, "CONNECT is not served");
+	if (check_framing(m, &te) < 0)
+		return m->status;
+	for (int i = 0; i < m->nhdr; i++) {
+		if (name_is(m, i, "host")) {
+			const char *v;
+			size_t n;
+			if (m->host >= 0)
+				return fail(m, 400, "more than one Host");
+			trimmed(m, i, &v, &n);
+			if (!valid_host(v, n))
+				return fail(m, 400, "invalid Host");
+			m->host = i;
+		} else if (name_is(m, i, "expect")) {
+			const char *v;
+			size_t n;
+			trimmed(m, i, &v, &n);
+			if (token_is(v, n, "100-continue"))
+				m->expect_continue = 1;
+			else
+				return fail(m, 417, "unsupported Expect");
+		}
+	}
+	if (p->http_minor >= 1 && m->host < 0)
+		return fail(m, 400, "missing Host");
+	if (m->url_len == 0 || http_msg_url(m)[0] != '/') {
+		/* origin-form only: an absolute-form target would let a client pick the upstream Host */
+		return fail(m, 400, "request target must be a path");
+	}
+	if (p->upgrade && (m->has_length || m->chunked))
+		return fail(m, 400, "upgrade request with a body");
+	return 0;
+}
+
+int http_check_response(struct http_msg *m, const http_parser *p)
+{
+	int te;
+	if (m->status)
+		return m->status;
+	if (check_framing(m, &te) < 0) {
+		m->status = 502;
+		return m->status;
+	}
+	return 0;
+}
+
+static const char *const hop_by_hop[] = {
+	"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+};
+
+int http_is_hop_by_hop(const struct http_msg *m, int i)
+{
+	for (size_t k = 0; k < ARRAY_SIZE(hop_by_hop); k++)
+		if (name_is(m, i, hop_by_hop[k]))
+			return 1;
+	/* names listed in Connection are hop-by-hop for this message too */
+	for (int c = 0; c < m->nhdr; c++) {
+		if (!name_is(m, c, "connection"))
+			continue;
+		const char *v = http_hdr_val(m, c), *end = v + m->hdr[c].val_len;
+		while (v < end) {
+			const char *comma = memchr(v, ',', (size_t)(end - v));
+			const char *e = comma ? comma : end;
+			while (v < e && (*v == ' ' || *v == '\t'))
+				v++;
+			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+				e--;
+			if ((size_t)(e - v) == m->hdr[i].name_len &&
+			    !strncasecmp(v, http_hdr_name(m, i), (size_t)(e - v)))
+				return 1;
+			v = comma ? comma + 1 : end;
+		}
+	}
+	return 0;
+}
+
+static int add_header(struct buf *out, const struct http_msg *m, int i)
+{
+	if (buf_add(out, http_hdr_name(m, i), m->hdr[i].name_len) < 0 || buf_add(out, ": ", 2) < 0 ||
+	    buf_add(out, http_hdr_val(m, i), m->hdr[i].val_len) < 0 || buf_add(out, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+int http_write_request_head(struct buf *out, const struct http_msg *m, const http_parser *p,
+			    const struct http_fwd *f)
+{
+	int rc = 0, xff = 0;
+	rc |= buf_addf(out, "%s %s HTTP/1.1\r\n", http_method_str(p->method), http_msg_url(m));
+	for (int i = 0; i < m->nhdr; i++) {
+		if (http_is_hop_by_hop(m, i) || name_is(m, i, "x-forwarded-proto") ||
+		    name_is(m, i, "x-forwarded-host"))
+			continue;
+		if (name_is(m, i, "x-forwarded-for")) {
+			/* one X-Forwarded-For: earlier hops in order, then this client */
+			rc |= buf_addstr(out, xff++ ? ", " : "X-Forwarded-For: ");
+			rc |= buf_add(out, http_hdr_val(m, i), m->hdr[i].val_len);
+			continue;
+		}
+		if (xff == 1) {
+			rc |= buf_addf(out, ", %s\r\n", f->client_ip);
+			xff = 2;
+		}
+		rc |= add_header(out, m, i);
+	}
+	if (xff == 0)
+		rc |= buf_addf(out, "X-Forwarded-For: %s\r\n", f->client_ip);
+	else if (xff == 1 || xff > 2)
+		rc |= buf_addf(out, ", %s\r\n", f->client_ip);
+	rc |= buf_addf(out, "X-Forwarded-Proto: %s\r\n", f->proto);
+	if (m->host >= 0) {
+		rc |= buf_addstr(out, "X-Forwarded-Host: ");
+		rc |= buf_add(out, http_hdr_val(m, m->host), m->hdr[m->host].val_len);
+		rc |= buf_addstr(out, "\r\n");
+	}
+	if (f->chunked)
+		rc |= buf_addstr(out, "Transfer-Encoding: chunked\r\n");
+	if (f->upgrade && m->upgrade >= 0) {
+		rc |= buf_addstr(out, "Connection: Upgrade\r\nUpgrade: ");
+		rc |= buf_add(out, http_hdr_val(m, m->upgrade), m->hdr[m->upgrade].val_len);
+		rc |= buf_addstr(out, "\r\n");
+	}
+	rc |= buf_addstr(out, "\r\n");
+	return rc ? -1 : 0;
+}
+
+int http_write_response_head(struct buf *out, const struct http_msg *m, const http_parser *p,
+			     const struct http_resp_opts *o)
+{
+	int rc = 0;
+	rc |= buf_addf(out, "HTTP/1.1 %d %s\r\n", p->status_code, http_reason(p->status_code));
+	for (int i = 0; i < m->nhdr; i++) {
+		if (http_is_hop_by_hop(m, i))
+			continue;
+		/* re-chunked bodies must not also claim a length */
+		if (o->chunked && name_is(m, i, "content-length"))
+			continue;
+		rc |= add_header(out, m, i);
+	}
+	if (o->set_cookie)
+		rc |= buf_addf(out, "Set-Cookie: %s\r\n", o->set_cookie);
+	if (o->chunked)
+		rc |= buf_addstr(out, "Transfer-Encoding: chunked\r\n");
+	if (o->upgrade && m->upgrade >= 0) {
+		rc |= buf_addstr(out, "Connection: Upgrade\r\nUpgrade: ");
+		rc |= buf_add(out, http_hdr_val(m, m->upgrade), m->hdr[m->upgrade].val_len);
+		rc |= buf_addstr(out, "\r\n");
+	} else if (o->close) {
+		rc |= buf_addstr(out, "Connection: close\r\n");
+	} else if (o->keepalive10) {
+		rc |= buf_addstr(out, "Connection: keep-alive\r\n");
+	}
+	rc |= buf_addstr(out, "\r\n");
+	return rc ? -1 : 0;
+}
+
+const char *http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 101: return "Switching Protocols";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 301: return "Moved Permanently";
+	case 302: return "Found";
+	case 303: return "See Other";
+	case 304: return "Not Modified";
+	case 307: return "Temporary Redirect";
+	case 308: return "Permanent Redirect";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Content Too Large";
+	case 414: return "URI Too Long";
+	case 417: return "Expectation Failed";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 501: return "Not Implemented";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 505: return "HTTP Version Not Supported";
+	default: return status < 200 ? "Informational" : status < 300 ? "OK" : status < 400 ? "Redirect" :
+			status < 500 ? "Client Error" : "Server Error";
+	}
+}
+
+int http_write_simple(struct buf *out, int status, int close, const char *ctype, const char *body)
+{
+	size_t n = body ? strlen(body) : 0;
+	return buf_addf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n%s", status,
+			http_reason(status), ctype ? ctype : "text/plain", n, close ? "Connection: close\r\n" : "",
+			body ? body : "");
+}
+
+int http_write_chunk(struct buf *out, const char *data, size_t len)
+{
+	if (!len)
+		return buf_add(out, "0\r\n\r\n", 5);
+	if (buf_addf(out, "%zx\r\n", len) < 0 || buf_add(out, data, len) < 0 || buf_add(out, "\r\n", 2) < 0)
+		return -1;
+	return 0;
+}
+
+const char *http_cookie_find(const char *hdr, size_t hdr_len, const char *name, size_t *len)
+{
+	const char *p = hdr, *end = hdr + hdr_len;
+	size_t nl = strlen(name);
+	while (p < end) {
+		while (p < end && (*p == ' ' || *p == ';' || *p == '\t'))
+			p++;
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		const char *e = semi ? semi : end;
+		const char *eq = memchr(p, '=', (size_t)(e - p));
+		if (eq && (size_t)(eq - p) == nl && !memcmp(p, name, nl)) {
+			const char *v = eq + 1, *ve = e;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			if (ve - v >= 2 && *v == '"' && ve[-1] == '"')
+				v++, ve--;
+			*len = (size_t)(ve - v);
+			return v;
+		}
+		p = e;
+	}
+	return NULL;
+}

@@ -1,0 +1,271 @@
+#include "proxy/ops.h"
+#include "proxy/health.h"
+#include "util/error.h"
+#include <stdio.h>
+
+enum op_phase { OP_HEALTH, OP_DRAIN };
+
+struct op {
+	struct proxy *px;
+	struct list link; /* px->ops */
+	struct service *svc;
+	struct admin_conn *admin;
+	int rollback;
+	struct target *to, *from;
+	char *health_path;
+	long interval_ms, timeout_ms, drain_ms;
+	int need, successes, checks;
+	int sticky;
+	enum op_phase phase;
+	struct health_check *hc;
+	int64_t health_deadline, next_check, drain_deadline, started;
+	char last_why[160];
+};
+
+static void say(struct op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(struct op *op, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (op->admin)
+		admin_say(op->admin, "%s", msg);
+}
+
+static void op_end(struct op *op, int code)
+{
+	if (op->hc)
+		health_cancel(op->hc);
+	if (op->admin)
+		admin_end(op->admin, code);
+	op->svc->op = NULL;
+	list_del(&op->link);
+	free(op->health_path);
+	free(op);
+}
+
+void op_detach(struct op *op)
+{
+	op->admin = NULL;
+}
+
+static void health_done(void *arg, int ok, const char *why)
+{
+	struct op *op = arg;
+	op->hc = NULL;
+	op->checks++;
+	if (ok) {
+		op->successes++;
+		say(op, "health: '%s' %s (%d/%d)", op->to->addr, why, op->successes, op->need);
+	} else {
+		op->successes = 0;
+		snprintf(op->last_why, sizeof(op->last_why), "%s", why);
+		say(op, "health: '%s' failing: %s", op->to->addr, why);
+	}
+	op->next_check = op->px->loop.now + op->interval_ms;
+}
+
+static void do_switch(struct op *op)
+{
+	struct proxy *px = op->px;
+	struct service *svc = op->svc;
+	struct target *from = svc->cur;
+
+	op->to->state = T_ACTIVE;
+	op->to->gen = svc->next_gen++;
+	svc->cur = op->to;
+	svc->sticky = op->sticky;
+	if (from && from != op->to) {
+		from->state = T_DRAINING;
+		svc->prev = from;
+	}
+	op->from = from != op->to ? from : NULL;
+	if (state_save(px) < 0)
+		say(op, "warning: routing state not saved; a restarted proxy would route as before");
+	if (op->from)
+		say(op, "switched '%s' to '%s' (was '%s')", svc->name, op->to->addr, op->from->addr);
+	else
+		say(op, "switched '%s' to '%s'", svc->name, op->to->addr);
+	op->phase = OP_DRAIN;
+	op->drain_deadline = px->loop.now + op->drain_ms;
+}
+
+static void op_step(struct op *op)
+{
+	struct proxy *px = op->px;
+	int64_t now = px->loop.now;
+
+	if (op->phase == OP_HEALTH) {
+		if (op->successes >= op->need) {
+			do_switch(op);
+		} else if (now >= op->health_deadline) {
+			say(op, "error: '%s' did not become healthy within %lds (%d checks): %s; '%s' still serves '%s'",
+			    op->to->addr, (long)((now - op->started) / 1000), op->checks,
+			    op->last_why[0] ? op->last_why : "no passing check", op->svc->cur ? op->svc->cur->addr : "nothing",
+			    op->svc->name);
+			if (op->to->state == T_STANDBY)
+				relay_close_idle(px, op->to);
+			op_end(op, 1);
+			return;
+		} else if (!op->hc && now >= op->next_check) {
+			op->hc = health_start(px, op->to, op->health_path, op->timeout_ms, health_done, op);
+			return;
+		} else {
+			return;
+		}
+	}
+	if (op->phase == OP_DRAIN) {
+		struct target *from = op->from;
+		if (!from) {
+			say(op, "done: nothing to drain");
+			op_end(op, 0);
+			return;
+		}
+		int sticky_busy = op->sticky && now - from->last_routed_ms < op->svc->sticky_idle_ms;
+		if (from->inflight == 0 && !sticky_busy) {
+			from->state = T_STANDBY;
+			relay_close_idle(px, from);
+			say(op, "drained '%s': 0 requests in flight after %.1fs", from->addr,
+			    (double)(now - (op->drain_deadline - op->drain_ms)) / 1000);
+			op_end(op, 0);
+			return;
+		}
+		if (now >= op->drain_deadline) {
+			int inflight = from->inflight;
+			int cut = relay_cut_target(px, from);
+			from->state = T_STANDBY;
+			relay_close_idle(px, from);
+			if (cut)
+				say(op, "warning: drain timeout after %.1fs: cut %d request(s) or tunnel(s) still open on '%s'",
+				    (double)op->drain_ms / 1000, cut, from->addr);
+			else
+				say(op, "drain timeout after %.1fs: %d in flight, %s on '%s'", (double)op->drain_ms / 1000,
+				    inflight, op->sticky ? "sticky sessions ended" : "nothing cut", from->addr);
+			op_end(op, 0);
+		}
+	}
+}
+
+void ops_sweep(struct proxy *px)
+{
+	struct list *l, *next;
+	for (l = px->ops.next; l != &px->ops; l = next) {
+		next = l->next;
+		op_step(container_of(l, struct op, link));
+	}
+}
+
+int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, char *why, size_t why_len)
+{
+	struct service *svc = service_find(px->services, p->service);
+	struct target *to;
+
+	if (!service_name_ok(p->service)) {
+		snprintf(why, why_len, "invalid service name '%s' (letters, digits, '-', '_', '.')", p->service);
+		return 400;
+	}
+	if (px->stopping) {
+		snprintf(why, why_len, "the proxy is stopping or handing over");
+		return 409;
+	}
+	if (svc && svc->op) {
+		snprintf(why, why_len, "a deploy of '%s' is already in progress", p->service);
+		return 409;
+	}
+	if (p->rollback) {
+		if (!svc || !svc->prev) {
+			snprintf(why, why_len, "service '%s' has no previous target to roll back to", p->service);
+			return 404;
+		}
+		to = svc->prev;
+	} else {
+		if (!svc)
+			svc = service_add(px, p->service);
+		to = service_target(svc, p->target);
+		if (!to) {
+			snprintf(why, why_len, "invalid target address '%s' (expected HOST:PORT)", p->target);
+			return 400;
+		}
+	}
+	if (p->hosts.nr) {
+		strlist_clear(&svc->hosts);
+		for (size_t i = 0; i < p->hosts.nr; i++) {
+			char *h = xstrdup(p->hosts.items[i]);
+			for (char *c = h; *c; c++)
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+			strlist_push(&svc->hosts, h);
+			free(h);
+		}
+	}
+	if (p->is_default == 1) {
+		for (struct service *s = px->services; s; s = s->next)
+			s->is_default = 0;
+		svc->is_default = 1;
+	} else {
+		int any = 0;
+		for (struct service *s = px->services; s; s = s->next)
+			any |= s->is_default;
+		if (!any && !svc->hosts.nr)
+			svc->is_default = 1; /* the first service without hosts takes everything else */
+	}
+	if (p->health_path && p->health_path[0]) {
+		free(svc->health_path);
+		svc->health_path = xstrdup(p->health_path);
+	}
+	if (p->sticky_idle_ms > 0)
+		svc->sticky_idle_ms = p->sticky_idle_ms;
+
+	struct op *op = xcalloc(1, sizeof(*op));
+	op->px = px;
+	op->svc = svc;
+	op->admin = a;
+	op->rollback = p->rollback;
+	op->to = to;
+	op->health_path = svc->health_path ? xstrdup(svc->health_path) : NULL;
+	op->interval_ms = p->interval_ms > 0 ? p->interval_ms : 1000;
+	op->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 2000;
+	op->drain_ms = p->drain_ms >= 0 ? p->drain_ms : 30000;
+	op->need = p->successes > 0 ? p->successes : 3;
+	op->sticky = p->sticky >= 0 ? p->sticky : svc->sticky;
+	op->started = px->loop.now;
+	op->health_deadline = px->loop.now + (p->deadline_ms > 0 ? p->deadline_ms : 30000);
+	op->next_check = px->loop.now;
+	op->phase = OP_HEALTH;
+	svc->op = op;
+	list_add(&px->ops, &op->link);
+	if (svc->cur == to && to->state == T_ACTIVE) {
+		say(op, "'%s' already serves '%s'", to->addr, svc->name);
+		state_save(px);
+		op_end(op, 0);
+		return 0;
+	}
+	say(op, "%s '%s' to '%s': checking %s every %ldms, %d passes needed", p->rollback ? "rolling back" : "deploying",
+	    svc->name, to->addr, op->health_path ? op->health_path : "TCP connect", op->interval_ms, op->need);
+	op_step(op);
+	return 0;
+}
+
+int op_pause(struct proxy *px, const char *service, long max_ms, char *why, size_t why_len)
+{
+	struct service *svc = service_find(px->services, service);
+	if (!svc) {
+		snprintf(why, why_len, "no service '%s'", service);
+		return 404;
+	}
+	svc->paused_until = px->loop.now + (max_ms > 0 ? max_ms : 30000);
+	return 0;
+}
+
+int op_resume(struct proxy *px, const char *service, char *why, size_t why_len)
+{
+	struct service *svc = service_find(px->services, service);
+	if (!svc) {
+		snprintf(why, why_len, "no service '%s'", service);
+		return 404;
+	}
+	svc->paused_until = 0;
+	relay_release_held(px, svc);
+	return 0;
+}

@@ -1,0 +1,178 @@
+#ifndef CUTOVER_PROXY_PROXY_H
+#define CUTOVER_PROXY_PROXY_H
+#include "proxy/ev.h"
+#include "util/buf.h"
+#include "util/strlist.h"
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/*
+ * The traffic proxy: shared types. One thread, one epoll loop. Services
+ * are picked by Host; each has a current target, maybe a draining one
+ * (the previous), and pooled upstream connections per target.
+ */
+
+struct list {
+	struct list *prev, *next;
+};
+#define LIST_INIT(l) { &(l), &(l) }
+static inline void list_init(struct list *l)
+{
+	l->prev = l->next = l;
+}
+static inline int list_empty(const struct list *l)
+{
+	return l->next == l;
+}
+static inline void list_add(struct list *head, struct list *n)
+{
+	n->next = head->next;
+	n->prev = head;
+	head->next->prev = n;
+	head->next = n;
+}
+static inline void list_del(struct list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+#define container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* Latency histogram bounds in milliseconds (Prometheus: seconds). */
+#define METRICS_BUCKETS 13
+extern const double metrics_bucket_ms[METRICS_BUCKETS];
+
+struct target_metrics {
+	uint64_t by_class[6]; /* index 1..5: 1xx..5xx */
+	uint64_t latency[METRICS_BUCKETS + 1]; /* per bucket, not cumulative; last is +Inf */
+	double latency_sum_ms;
+	uint64_t latency_count;
+	uint64_t cut; /* requests and tunnels cut at a drain timeout */
+};
+
+enum target_state {
+	T_STANDBY,  /* known (previous, or being checked), not routed to */
+	T_ACTIVE,   /* the current target */
+	T_DRAINING, /* was current: finishes its in-flight requests, sticky sessions */
+};
+
+struct target {
+	char *addr; /* "127.0.0.1:9002" as given */
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct service *svc;
+	unsigned gen; /* sticky cookie value: which version a session began on */
+	enum target_state state;
+	int inflight;    /* requests and tunnels being served */
+	int health;      /* -1 unknown, 0 failing, 1 healthy (last check) */
+	int hc_running;  /* a periodic check is under way */
+	int64_t hc_next;
+	int64_t last_routed_ms; /* last request routed here, for sticky drains */
+	struct list idle;       /* pooled idle upstream connections */
+	int nidle;
+	struct list busy;       /* upstream connections serving a request or tunnel */
+	struct target_metrics m;
+	struct target *next;
+};
+
+struct op;
+struct admin_conn;
+
+struct service {
+	char *name;
+	struct strlist hosts; /* Host header values (lower case, no port) */
+	int is_default;
+	int sticky;
+	long sticky_idle_ms;
+	char *health_path;
+	struct target *cur, *prev;
+	struct target *targets; /* every target this service has used, for metrics */
+	unsigned next_gen;
+	int64_t paused_until; /* 0: not paused */
+	struct list held;     /* clients whose request waits for resume */
+	struct op *op;        /* deploy or rollback in progress */
+	struct service *next;
+};
+
+struct proxy_config {
+	long header_timeout_ms;   /* whole request head, against slowloris */
+	long idle_timeout_ms;     /* client keep-alive between requests */
+	long body_timeout_ms;     /* between two reads of a request body */
+	long connect_timeout_ms;
+	long upstream_timeout_ms; /* between two reads of a response */
+	long send_timeout_ms;     /* between two writes to a slow client */
+	long shutdown_timeout_ms; /* old process during a handover or stop */
+	int max_idle_per_target;
+	int max_clients;
+};
+
+struct proxy {
+	struct ev_loop loop;
+	struct proxy_config cfg;
+	struct ev_handler listener;
+	struct ev_handler admin;
+	char *admin_path;
+	int admin_owned; /* we bound the path (and unlink it at exit) */
+	char *state_path;
+	struct service *services;
+	struct list clients, upconns_connecting, admins, checks, ops;
+	struct list graveyard, up_graveyard; /* closed connections, freed after the event batch */
+	int nclients;
+	int stopping;  /* no more accepting; close connections as they finish */
+	int64_t stop_deadline;
+	int exit_code;
+	/* handover */
+	char *exe;
+	char **argv;
+	int handover_pid;
+	struct ev_handler handover_pipe;
+	struct admin_conn *handover_admin;
+	/* counters not tied to a service */
+	uint64_t accepted, refused[6];
+};
+
+/* server.c: the loop, listener, timers, shutdown */
+int proxy_init(struct proxy *px);
+int proxy_run(struct proxy *px);
+void proxy_stop(struct proxy *px, const char *why);
+int proxy_listen_tcp(const char *addr, int *fd_out);
+int proxy_parse_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len);
+
+/* relay.c: client and upstream connections */
+void relay_accept(struct proxy *px, int fd, const struct sockaddr *sa);
+void relay_sweep(struct proxy *px);
+/* Cut what is still in flight on `t` (drain timeout); returns how many. */
+int relay_cut_target(struct proxy *px, struct target *t);
+/* Close pooled idle connections of `t` (it is no longer routed to). */
+void relay_close_idle(struct proxy *px, struct target *t);
+void relay_release_held(struct proxy *px, struct service *svc);
+void relay_stopping(struct proxy *px);
+void relay_free_graveyard(struct proxy *px);
+
+/* route.c: pure routing decisions */
+struct service *route_service(struct service *list, const char *host, size_t len);
+struct target *route_target(struct service *svc, const char *cookie_hdr, size_t cookie_len, int *set_cookie);
+/* "cutover_<service>", the sticky cookie's name, into buf */
+void route_cookie_name(char *buf, size_t len, const struct service *svc);
+struct service *service_find(struct service *list, const char *name);
+struct service *service_add(struct proxy *px, const char *name);
+struct target *service_target(struct service *svc, const char *addr); /* find or add; NULL: bad address (reported) */
+int service_name_ok(const char *name);
+
+/* metrics.c */
+void metrics_observe(struct target_metrics *m, int status, double ms);
+void metrics_prometheus(struct buf *out, const struct proxy *px);
+void metrics_status_json(struct buf *out, const struct proxy *px, const struct service *only);
+void metrics_status_text(struct buf *out, const struct proxy *px, const struct service *only);
+
+/* state.c: routing state file */
+int state_format(struct buf *out, const struct service *list);
+/* Apply a state file's text to px (services, targets); returns 0 or -1
+ * with a reason in `why` (line number and what was wrong). */
+int state_parse(struct proxy *px, const char *text, char *why, size_t why_len);
+int state_save(struct proxy *px);
+int state_load(struct proxy *px);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * Routing decisions: which service a Host belongs to, which of its
+ * targets a request goes to. No I/O, so the unit tests can run it.
+ */
+#include "proxy/proxy.h"
+#include "proxy/http.h"
+#include "util/error.h"
+#include <ctype.h>
+#include <stdio.h>
+#include <strings.h>
+
+int service_name_ok(const char *name)
+{
+	/* the name becomes part of a cookie name and of Prometheus labels */
+	if (!*name || strlen(name) > 64)
+		return 0;
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
+			return 0;
+	return 1;
+}
+
+struct service *service_find(struct service *list, const char *name)
+{
+	for (struct service *s = list; s; s = s->next)
+		if (!strcmp(s->name, name))
+			return s;
+	return NULL;
+}
+
+struct service *service_add(struct proxy *px, const char *name)
+{
+	struct service *s = xcalloc(1, sizeof(*s)), **tail = &px->services;
+	s->name = xstrdup(name);
+	s->sticky_idle_ms = 5000;
+	s->next_gen = 1;
+	list_init(&s->held);
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = s;
+	return s;
+}
+
+struct target *service_target(struct service *svc, const char *addr)
+{
+	struct target *t;
+	for (t = svc->targets; t; t = t->next)
+		if (!strcmp(t->addr, addr))
+			return t;
+	t = xcalloc(1, sizeof(*t));
+	if (proxy_parse_addr(addr, &t->sa, &t->salen) < 0) {
+		free(t);
+		return NULL;
+	}
+	t->addr = xstrdup(addr);
+	t->svc = svc;
+	t->health = -1;
+	t->state = T_STANDBY;
+	list_init(&t->idle);
+	list_init(&t->busy);
+	t->next = svc->targets;
+	svc->targets = t;
+	return t;
+}
+
+/*
+ * The service for a Host header value (port and trailing dot ignored,
+ * case-insensitive), else the default service, else NULL.
+ */
+struct service *route_service(struct service *list, const char *host, size_t len)
+{
+	struct service *def = NULL;
+	if (host) {
+		const char *colon = NULL;
+		if (len && host[0] == '[') { /* [v6]:port */
+			const char *rb = memchr(host, ']', len);
+			if (rb)
+				colon = (size_t)(rb + 1 - host) < len && rb[1] == ':' ? rb + 1 : NULL;
+		} else {
+			colon = memchr(host, ':', len);
+		}
+		if (colon)
+			len = (size_t)(colon - host);
+		if (len && host[len - 1] == '.')
+			len--;
+	}
+	for (struct service *s = list; s; s = s->next) {
+		if (s->is_default && !def)
+			def = s;
+		if (!host)
+			continue;
+		for (size_t i = 0; i < s->hosts.nr; i++)
+			if (strlen(s->hosts.items[i]) == len && !strncasecmp(s->hosts.items[i], host, len))
+				return s;
+	}
+	return def;
+}
+
+void route_cookie_name(char *buf, size_t len, const struct service *svc)
+{
+	snprintf(buf, len, "cutover_%s", svc->name);
+}
+
+/*
+ * The target for one request. Without --sticky, always the current one.
+ * With it, a request carrying the cookie of a version that is still
+ * draining stays on that version, so that one page view never mixes
+ * versions; anything else goes to the current target and *set_cookie is
+ * raised so the response starts a session on it.
+ */
+struct target *route_target(struct service *svc, const char *cookie_hdr, size_t cookie_len, int *set_cookie)
+{
+	*set_cookie = 0;
+	if (!svc->cur)
+		return NULL;
+	if (!svc->sticky)
+		return svc->cur;
+	if (cookie_hdr) {
+		char name[96];
+		size_t vlen;
+		route_cookie_name(name, sizeof(name), svc);
+		const char *v = http_cookie_find(cookie_hdr, cookie_len, name, &vlen);
+		if (v && vlen && vlen < 12) {
+			char num[12];
+			memcpy(num, v, vlen);
+			num[vlen] = 0;
+			char *end;
+			unsigned long gen = strtoul(num, &end, 10);
+			if (!*end) {
+				if (gen == svc->cur->gen)
+					return svc->cur;
+				for (struct target *t = svc->targets; t; t = t->next)
+					if (t->gen == gen && t->state == T_DRAINING)
+						return t;
+			}
+		}
+	}
+	*set_cookie = 1;
+	return svc->cur;
+}

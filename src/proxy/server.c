@@ -1,0 +1,238 @@
+/*
+ * The proxy process: listening socket, signals, timers and the loop.
+ */
+#include "proxy/proxy.h"
+#include "proxy/health.h"
+#include "proxy/ops.h"
+#include "proxy/handover.h"
+#include "util/error.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define SWEEP_MS 100
+
+/* The signalfd's handler, with the proxy it belongs to. */
+struct sigwatch {
+	struct ev_handler h;
+	struct proxy *px;
+};
+
+int proxy_parse_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len)
+{
+	char host[256];
+	const char *colon = strrchr(addr, ':');
+	const char *h = addr;
+	size_t hl;
+	if (!colon || !colon[1])
+		return error("invalid address '%s': expected HOST:PORT", addr);
+	hl = (size_t)(colon - addr);
+	if (hl && addr[0] == '[' && addr[hl - 1] == ']')
+		h++, hl -= 2;
+	if (hl >= sizeof(host))
+		return error("invalid address '%s': host too long", addr);
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port < 1 || port > 65535)
+		return error("invalid port in '%s'", addr);
+	memset(sa, 0, sizeof(*sa));
+	struct sockaddr_in *in4 = (struct sockaddr_in *)sa;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+	if (!hl || inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		if (!hl)
+			in4->sin_addr.s_addr = htonl(INADDR_ANY);
+		*len = sizeof(*in4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	/* a name: resolved once, now; the proxy never blocks on DNS while serving */
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc)
+		return error("cannot resolve '%s': %s", host, gai_strerror(rc));
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port); /* same offset for v4 and v6 */
+	freeaddrinfo(res);
+	return 0;
+}
+
+int proxy_listen_tcp(const char *addr, int *fd_out)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	int one = 1;
+	if (proxy_parse_addr(addr, &sa, &len) < 0)
+		return -1;
+	int fd = socket(sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return error_errno("cannot create a socket for '%s'", addr);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0) {
+		error_errno("cannot listen on '%s'", addr);
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 4096) < 0) {
+		error_errno("cannot listen on '%s'", addr);
+		close(fd);
+		return -1;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+static void accept_ev(struct ev_handler *h, int events)
+{
+	struct proxy *px = container_of(h, struct proxy, listener);
+	/* a bounded batch, so that one busy listener cannot starve the connections */
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(h->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				warning_errno("cannot accept a connection");
+			return;
+		}
+		if (px->nclients >= px->cfg.max_clients) {
+			close(fd);
+			continue;
+		}
+		relay_accept(px, fd, (struct sockaddr *)&ss);
+	}
+}
+
+void proxy_stop(struct proxy *px, const char *why)
+{
+	if (px->stopping)
+		return;
+	px->stopping = 1;
+	px->stop_deadline = px->loop.now + px->cfg.shutdown_timeout_ms;
+	if (px->listener.fd >= 0) {
+		ev_del(&px->loop, &px->listener);
+		close(px->listener.fd);
+		px->listener.fd = -1;
+	}
+	admin_close_listener(px);
+	relay_stopping(px);
+	note("proxy stopping (%s): finishing %d connection(s)", why, px->nclients);
+}
+
+static void sig_ev(struct ev_handler *h, int events)
+{
+	struct proxy *px = container_of(h, struct sigwatch, h)->px;
+	struct signalfd_siginfo si;
+	while (read(h->fd, &si, sizeof(si)) == sizeof(si)) {
+		char why[160];
+		switch (si.ssi_signo) {
+		case SIGTERM:
+		case SIGINT:
+			proxy_stop(px, si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			break;
+		case SIGUSR2:
+			if (handover_start(px, NULL, why, sizeof(why)) < 0)
+				error("cannot upgrade: %s", why);
+			break;
+		case SIGCHLD:
+			while (waitpid(-1, NULL, WNOHANG) > 0)
+				;
+			break;
+		}
+	}
+}
+
+int proxy_init(struct proxy *px)
+{
+	memset(px, 0, sizeof(*px));
+	px->cfg.header_timeout_ms = 10000;
+	px->cfg.idle_timeout_ms = 60000;
+	px->cfg.body_timeout_ms = 60000;
+	px->cfg.connect_timeout_ms = 5000;
+	px->cfg.upstream_timeout_ms = 60000;
+	px->cfg.send_timeout_ms = 60000;
+	px->cfg.shutdown_timeout_ms = 30000;
+	px->cfg.max_idle_per_target = 256;
+	px->cfg.max_clients = 20000;
+	px->listener.fd = px->admin.fd = px->handover_pipe.fd = -1;
+	px->listener.mask = px->admin.mask = px->handover_pipe.mask = -1;
+	list_init(&px->clients);
+	list_init(&px->admins);
+	list_init(&px->checks);
+	list_init(&px->ops);
+	list_init(&px->graveyard);
+	list_init(&px->up_graveyard);
+	return ev_init(&px->loop);
+}
+
+/* Serve until stopped and every connection is done (or the stop deadline passed). */
+int proxy_run(struct proxy *px)
+{
+	static struct sigwatch sig;
+	sigset_t set;
+	int64_t last_sweep = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sig.h.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	sig.h.fn = sig_ev;
+	sig.h.mask = -1;
+	sig.px = px;
+	if (sig.h.fd < 0 || ev_set(&px->loop, &sig.h, EV_READ) < 0)
+		return error_errno("cannot watch signals");
+
+	px->listener.fn = accept_ev;
+	if (ev_set(&px->loop, &px->listener, EV_READ) < 0)
+		return -1;
+
+	for (;;) {
+		int timeout = list_empty(&px->ops) && list_empty(&px->checks) ? SWEEP_MS : 5;
+		if (ev_run_once(&px->loop, timeout) < 0)
+			return -1;
+		if (!list_empty(&px->checks) || !list_empty(&px->ops) || px->loop.now - last_sweep >= SWEEP_MS) {
+			health_sweep(px);
+			ops_sweep(px);
+		}
+		if (px->loop.now - last_sweep >= SWEEP_MS) {
+			last_sweep = px->loop.now;
+			relay_sweep(px);
+			for (struct service *s = px->services; s; s = s->next)
+				if (s->paused_until && px->loop.now >= s->paused_until) {
+					note("pause of '%s' ran out: serving held requests", s->name);
+					s->paused_until = 0;
+					relay_release_held(px, s);
+				}
+		}
+		relay_free_graveyard(px);
+		if (px->stopping) {
+			if (!px->nclients && list_empty(&px->admins))
+				break;
+			if (px->loop.now >= px->stop_deadline) {
+				warning("stop timeout: closing %d connection(s)", px->nclients);
+				break;
+			}
+		}
+	}
+	if (px->admin_owned && px->admin_path)
+		unlink(px->admin_path);
+	return 0;
+}

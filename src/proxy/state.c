@@ -1,0 +1,181 @@
+/*
+ * The routing state file: which target each service sends traffic to, so
+ * that a restarted proxy routes as the old one did. Written atomically
+ * (temporary file, fsync, rename, fsync of the directory) on every change.
+ *
+ *   cutover-proxy-state 1
+ *   service app default=1 sticky=0 sticky-idle=5000 health=/up hosts=a.example,b.example gen=7
+ *   target app current 127.0.0.1:9002 gen=6
+ *   target app previous 127.0.0.1:9001 gen=5
+ */
+#include "proxy/proxy.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include <errno.h>
+#include <stdio.h>
+
+int state_format(struct buf *out, const struct service *list)
+{
+	buf_addstr(out, "cutover-proxy-state 1\n");
+	for (const struct service *s = list; s; s = s->next) {
+		buf_addf(out, "service %s default=%d sticky=%d sticky-idle=%ld health=%s hosts=", s->name,
+			 s->is_default, s->sticky, s->sticky_idle_ms, s->health_path ? s->health_path : "-");
+		if (!s->hosts.nr)
+			buf_addch(out, '-');
+		for (size_t i = 0; i < s->hosts.nr; i++)
+			buf_addf(out, "%s%s", i ? "," : "", s->hosts.items[i]);
+		buf_addf(out, " gen=%u\n", s->next_gen);
+		if (s->cur)
+			buf_addf(out, "target %s current %s gen=%u\n", s->name, s->cur->addr, s->cur->gen);
+		if (s->prev)
+			buf_addf(out, "target %s previous %s gen=%u\n", s->name, s->prev->addr, s->prev->gen);
+	}
+	return 0;
+}
+
+static int bad(char *why, size_t len, int line, const char *what)
+{
+	snprintf(why, len, "line %d: %s", line, what);
+	return -1;
+}
+
+static int valid_value(const char *v)
+{
+	/* values are written by state_format: no spaces, printable */
+	for (; *v; v++)
+		if ((unsigned char)*v <= ' ' || *v == 0x7f)
+			return 0;
+	return 1;
+}
+
+int state_parse(struct proxy *px, const char *text, char *why, size_t why_len)
+{
+	struct strlist lines = STRLIST_INIT;
+	int rc = 0, lineno = 0, seen_magic = 0;
+	const char *p = text;
+
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *line = xstrndup(p, n);
+		strlist_push(&lines, line);
+		free(line);
+		p += n + (nl ? 1 : 0);
+	}
+	for (size_t i = 0; i < lines.nr && !rc; i++) {
+		char *tok[16], *save = NULL;
+		int nt = 0;
+		lineno = (int)i + 1;
+		for (char *t = strtok_r(lines.items[i], " \t\r", &save); t && nt < 16; t = strtok_r(NULL, " \t\r", &save))
+			tok[nt++] = t;
+		if (!nt || tok[0][0] == '#')
+			continue;
+		if (!seen_magic) {
+			if (nt != 2 || strcmp(tok[0], "cutover-proxy-state"))
+				rc = bad(why, why_len, lineno, "not a cutover proxy state file");
+			else if (strcmp(tok[1], "1"))
+				rc = bad(why, why_len, lineno, "unsupported state file version");
+			seen_magic = 1;
+			continue;
+		}
+		if (!strcmp(tok[0], "service")) {
+			if (nt < 2 || !service_name_ok(tok[1])) {
+				rc = bad(why, why_len, lineno, "invalid service name");
+				break;
+			}
+			struct service *s = service_find(px->services, tok[1]);
+			if (!s)
+				s = service_add(px, tok[1]);
+			for (int k = 2; k < nt && !rc; k++) {
+				char *eq = strchr(tok[k], '=');
+				if (!eq || !valid_value(eq + 1)) {
+					rc = bad(why, why_len, lineno, "expected key=value");
+					break;
+				}
+				*eq = 0;
+				const char *v = eq + 1;
+				if (!strcmp(tok[k], "default"))
+					s->is_default = !strcmp(v, "1");
+				else if (!strcmp(tok[k], "sticky"))
+					s->sticky = !strcmp(v, "1");
+				else if (!strcmp(tok[k], "sticky-idle"))
+					s->sticky_idle_ms = strtol(v, NULL, 10);
+				else if (!strcmp(tok[k], "gen"))
+					s->next_gen = (unsigned)strtoul(v, NULL, 10);
+				else if (!strcmp(tok[k], "health")) {
+					free(s->health_path);
+					s->health_path = strcmp(v, "-") && v[0] == '/' ? xstrdup(v) : NULL;
+				} else if (!strcmp(tok[k], "hosts")) {
+					strlist_clear(&s->hosts);
+					if (strcmp(v, "-")) {
+						char *copy = xstrdup(v), *sv = NULL;
+						for (char *h = strtok_r(copy, ",", &sv); h; h = strtok_r(NULL, ",", &sv))
+							strlist_push(&s->hosts, h);
+						free(copy);
+					}
+				}
+				/* unknown keys are from a newer proxy: ignored */
+			}
+		} else if (!strcmp(tok[0], "target")) {
+			struct service *s;
+			struct target *t;
+			if (nt < 4 || !(s = service_find(px->services, tok[1]))) {
+				rc = bad(why, why_len, lineno, "target of an unknown service");
+				break;
+			}
+			if (strcmp(tok[2], "current") && strcmp(tok[2], "previous")) {
+				rc = bad(why, why_len, lineno, "expected 'current' or 'previous'");
+				break;
+			}
+			if (!(t = service_target(s, tok[3]))) {
+				rc = bad(why, why_len, lineno, "invalid target address");
+				break;
+			}
+			if (nt > 4 && !strncmp(tok[4], "gen=", 4))
+				t->gen = (unsigned)strtoul(tok[4] + 4, NULL, 10);
+			if (!strcmp(tok[2], "current")) {
+				s->cur = t;
+				t->state = T_ACTIVE;
+			} else {
+				s->prev = t;
+			}
+		} else {
+			rc = bad(why, why_len, lineno, "unknown line");
+		}
+	}
+	if (!rc && !seen_magic && lines.nr)
+		rc = bad(why, why_len, 1, "not a cutover proxy state file");
+	strlist_clear(&lines);
+	return rc;
+}
+
+int state_save(struct proxy *px)
+{
+	struct buf b = BUF_INIT;
+	int rc;
+	if (!px->state_path)
+		return 0;
+	state_format(&b, px->services);
+	rc = fs_write_atomic(px->state_path, b.buf, b.len, 0644);
+	buf_release(&b);
+	return rc;
+}
+
+int state_load(struct proxy *px)
+{
+	struct buf b = BUF_INIT;
+	char why[160];
+	int rc;
+	if (!px->state_path)
+		return 0;
+	rc = fs_read_file(&b, px->state_path, 1 << 20, 1);
+	if (rc == 1 || rc < 0) {
+		buf_release(&b);
+		return rc < 0 ? -1 : 0;
+	}
+	rc = state_parse(px, b.buf, why, sizeof(why));
+	if (rc < 0)
+		error("cannot read state file '%s': %s", px->state_path, why);
+	buf_release(&b);
+	return rc;
+}

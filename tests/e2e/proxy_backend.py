@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""A small HTTP/1.1 backend for the proxy tests; answers with its version.
+
+usage: proxy_backend.py PORT VERSION [--unhealthy]
+  GET /            "VERSION\n"
+  GET /up          200 (503 with --unhealthy)
+  GET /slow?ms=N   waits N ms, then "VERSION\n"
+  POST /echo       the request body back (Content-Length or chunked in)
+  GET /chunked     a chunked response
+  GET /ws          WebSocket echo (text frames), each reply prefixed "VERSION:"
+  GET /headers     the request headers back
+"""
+import base64, hashlib, socket, socketserver, sys, threading, time
+from http.server import BaseHTTPRequestHandler
+
+PORT = int(sys.argv[1])
+VERSION = sys.argv[2]
+UNHEALTHY = "--unhealthy" in sys.argv
+
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *a):
+        pass
+
+    def send(self, code, body, ctype="text/plain"):
+        b = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(b)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(b)
+
+    def read_body(self):
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            out = b""
+            while True:
+                line = self.rfile.readline().strip()
+                n = int(line.split(b";")[0], 16)
+                if n == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return out
+                out += self.rfile.read(n)
+                self.rfile.readline()
+        n = int(self.headers.get("Content-Length", "0"))
+        return self.rfile.read(n) if n else b""
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        path = self.path.split("?")[0]
+        if path == "/up":
+            return self.send(503 if UNHEALTHY else 200, "down\n" if UNHEALTHY else "ok\n")
+        if path == "/slow":
+            ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 1000
+            time.sleep(ms / 1000)
+            return self.send(200, VERSION + "\n")
+        if path == "/headers":
+            return self.send(200, "".join("%s: %s\n" % kv for kv in self.headers.items()))
+        if path == "/chunked":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for part in (VERSION, "-part2", "-end\n"):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part.encode()))
+                self.wfile.flush()
+                time.sleep(0.05)
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if path == "/ws":
+            return self.websocket()
+        return self.send(200, VERSION + "\n")
+
+    def do_POST(self):
+        body = self.read_body()
+        return self.send(200, body, "application/octet-stream")
+
+    def websocket(self):
+        key = self.headers.get("Sec-WebSocket-Key", "")
+        acc = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", acc)
+        self.end_headers()
+        self.wfile.flush()
+        r = self.rfile
+        while True:
+            h = r.read(2)
+            if len(h) < 2:
+                return
+            op, ln = h[0] & 15, h[1] & 127
+            if ln == 126:
+                ln = int.from_bytes(r.read(2), "big")
+            elif ln == 127:
+                ln = int.from_bytes(r.read(8), "big")
+            mask = r.read(4) if h[1] & 128 else b"\0\0\0\0"
+            data = bytes(b ^ mask[i % 4] for i, b in enumerate(r.read(ln)))
+            if op == 8:
+                self.wfile.write(b"\x88\x00")
+                return
+            reply = (VERSION + ":").encode() + data
+            self.wfile.write(bytes([0x81, len(reply)]) + reply)
+            self.wfile.flush()
+
+
+class S(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    request_queue_size = 256
+
+
+S(("127.0.0.1", PORT), H).serve_forever()
