@@ -3,6 +3,7 @@
  * traffic proxy are this one program; this file is the command table.
  */
 #include "cmd/cmd.h"
+#include "release/root.h"
 #include "util/error.h"
 #include <signal.h>
 #include <unistd.h>
@@ -79,6 +80,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t c = 0; c < ARRAY_SIZE(commands); c++)
 		if (!strcmp(commands[c].name, argv[i])) {
+			root_set_command(argc - i, argv + i);
 			int rc = commands[c].fn(argc - i, argv + i);
 			if (fflush(stdout) != 0 && rc == 0) {
 				error_errno("cannot write to standard output");

@@ -41,10 +41,6 @@ int hooks_run(const char *phase, const struct strlist *cmds, const char *cwd,
 			rc = error("%s hook '%s' could not be run", phase, cmds->items[i]);
 			break;
 		}
-		if (st > 128) {
-			rc = error("%s hook '%s' was killed by signal %d", phase, cmds->items[i], st - 128);
-			break;
-		}
 		if (st) {
 			rc = error("%s hook '%s' failed with exit status %d", phase, cmds->items[i], st);
 			break;

@@ -8,6 +8,8 @@ long parse_duration_ms(const char *s)
 {
 	char *end;
 	errno = 0;
+	if (!(*s >= '0' && *s <= '9'))
+		return -1; /* strtod would take "inf", "nan", " 1" and hex */
 	double v = strtod(s, &end);
 	if (end == s || errno || v < 0)
 		return -1;

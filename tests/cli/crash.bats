@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+load helpers
+
+# kill -9 at every step of a deploy (CUTOVER_CRASH_AT makes the binary
+# SIGKILL itself there): `current` must always name a complete release, and
+# the next command must clean up what was left.
+
+sweep_one() {
+	local point=$1
+	cutover init "$ROOT" > /dev/null
+	echo v1 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "$ROOT" --keep 2 > /dev/null
+	echo v2 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "$ROOT" --keep 2 > /dev/null
+	before=$(current_id)
+	echo v3 > "$SRC/index.html"
+	echo "new file $point" > "$SRC/new.txt"
+	run env CUTOVER_CRASH_AT="$point" "$CUTOVER" deploy "$SRC" --to "$ROOT" --keep 2
+	[ "$status" -eq 137 ] || { echo "$point: exit $status, not killed: $output"; return 1; }
+	# the site is whole at this instant, before any clean-up
+	id=$(current_id)
+	[ -d "$ROOT/releases/$id" ]
+	( cd "$ROOT/releases/$id" && sha256sum -c --quiet --strict "$ROOT/.cutover/manifests/$id.sha256" )
+	# the next command cleans up
+	cutover status --to "$ROOT" > /dev/null
+	[ -z "$(ls -A "$ROOT/.cutover/staging")" ] || { ls -la "$ROOT/.cutover/staging"; return 1; }
+	! ls -A "$ROOT" | grep -q '^\.current\.tmp'
+	for r in $(ls "$ROOT/releases"); do
+		[ -e "$ROOT/.cutover/manifests/$r.tree" ] || { echo "release $r has no manifest"; return 1; }
+		cutover verify "$r" --to "$ROOT" > /dev/null
+	done
+	# and a deploy works afterwards
+	cutover deploy "$SRC" --to "$ROOT" --keep 2 > /dev/null
+	[ "$(cat "$ROOT/current/index.html")" = v3 ]
+	rm -rf "$ROOT"
+}
+
+@test "kill -9 at every step of a deploy leaves a complete site" {
+	for p in pending read objects staged manifest renamed synced switch-link switch-rename switched recorded prune-moved; do
+		sweep_one "$p" || { echo "failed at $p"; false; }
+	done
+}
+
+@test "kill -9 before the switch keeps the old release live" {
+	for p in pending objects renamed synced switch-link; do
+		cutover init "$ROOT" > /dev/null
+		cutover deploy "$SRC" --to "$ROOT" > /dev/null
+		before=$(current_id)
+		run env CUTOVER_CRASH_AT="$p" "$CUTOVER" deploy "$SRC" --to "$ROOT"
+		[ "$status" -eq 137 ]
+		[ "$(current_id)" = "$before" ]
+		cutover status --to "$ROOT" > /dev/null
+		[ "$(release_count)" -eq 1 ]
+		run cutover log --to "$ROOT"
+		[[ "$output" == *"interrupted before the switch"* ]]
+		rm -rf "$ROOT"
+	done
+}
+
+@test "kill -9 after the switch keeps the new release live and records it" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	run env CUTOVER_CRASH_AT=switched "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 137 ]
+	new=$(current_id)
+	cutover status --to "$ROOT"
+	[ "$(current_id)" = "$new" ]
+	[ "$(release_count)" -eq 2 ]
+	run cutover log --to "$ROOT"
+	[[ "$output" == *interrupted* ]]
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bats
+load helpers
+
+@test "deploy of a directory makes a release and a relative current link" {
+	cutover init "$ROOT"
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *deployed* ]]
+	link=$(readlink "$ROOT/current")
+	[[ "$link" == releases/2* ]]
+	[ "$(cat "$ROOT/current/index.html")" = "<html>v1</html>" ]
+	[ "$(readlink "$ROOT/current/home.html")" = index.html ]
+	[ -x "$ROOT/current/run.sh" ]
+}
+
+@test "the manifest checks with sha256sum -c from inside the release" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	id=$(current_id)
+	cd "$ROOT/releases/$id"
+	run sha256sum -c --strict "$ROOT/.cutover/manifests/$id.sha256"
+	[ "$status" -eq 0 ]
+	[ "$(wc -l < "$ROOT/.cutover/manifests/$id.sha256")" -eq 5 ]
+}
+
+@test "an unchanged file is a hard link shared between releases, not a copy" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	a=$(current_id)
+	echo changed > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "$ROOT"
+	[[ "$output" == *"1 new"* ]]
+	b=$(current_id)
+	[ "$a" != "$b" ]
+	[ "$(stat -c %i "$ROOT/releases/$a/css/site.css")" = "$(stat -c %i "$ROOT/releases/$b/css/site.css")" ]
+	[ "$(stat -c %i "$ROOT/releases/$a/index.html")" != "$(stat -c %i "$ROOT/releases/$b/index.html")" ]
+}
+
+@test "release files are read-only" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	[ "$(stat -c %a "$ROOT/current/index.html")" = 444 ]
+	[ "$(stat -c %a "$ROOT/current/run.sh")" = 555 ]
+}
+
+@test "same content with different modes does not share an inode" {
+	echo same > "$SRC/a"; echo same > "$SRC/b"
+	chmod 644 "$SRC/a"; chmod 755 "$SRC/b"
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	[ "$(stat -c %i "$ROOT/current/a")" != "$(stat -c %i "$ROOT/current/b")" ]
+	[ -x "$ROOT/current/b" ]
+	[ ! -x "$ROOT/current/a" ]
+}
+
+@test "same content and mode shares one inode within a release" {
+	echo same > "$SRC/a"; echo same > "$SRC/b"
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	[ "$(stat -c %i "$ROOT/current/a")" = "$(stat -c %i "$ROOT/current/b")" ]
+}
+
+@test "deploy from .tar .tar.gz .tar.xz .tar.zst and .zip" {
+	cutover init "$ROOT"
+	tar -C "$SRC" -cf "$T/a.tar" .
+	tar -C "$SRC" -czf "$T/a.tar.gz" .
+	tar -C "$SRC" -cJf "$T/a.tar.xz" .
+	tar -C "$SRC" --zstd -cf "$T/a.tar.zst" .
+	(cd "$SRC" && zip -qry "$T/a.zip" .)
+	for f in a.tar a.tar.gz a.tar.xz a.tar.zst a.zip; do
+		run cutover deploy "$T/$f" --to "$ROOT"
+		[ "$status" -eq 0 ] || { echo "$f: $output"; false; }
+		[ "$(cat "$ROOT/current/index.html")" = "<html>v1</html>" ]
+		[ "$(readlink "$ROOT/current/home.html")" = index.html ]
+		[ -x "$ROOT/current/run.sh" ]
+		cutover verify --to "$ROOT"
+	done
+}
+
+@test "deploy of a tar stream on standard input" {
+	cutover init "$ROOT"
+	run bash -c "tar -C '$SRC' -c . | '$CUTOVER' deploy - --to '$ROOT'"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$ROOT/current/js/lib/a.js")" = "console.log(1)" ]
+}
+
+@test "deploy of a git revision is labelled with its short sha" {
+	git init -q "$T/repo"
+	cp -a "$SRC/." "$T/repo/"
+	git -C "$T/repo" add -A
+	git -C "$T/repo" -c user.name=t -c user.email=t@t commit -qm one
+	git -C "$T/repo" tag v1.0
+	echo v2 > "$T/repo/index.html"
+	git -C "$T/repo" -c user.name=t -c user.email=t@t commit -qam two
+	cutover init "$ROOT"
+	run cutover deploy "git:$T/repo#v1.0" --to "$ROOT"
+	[ "$status" -eq 0 ]
+	sha=$(git -C "$T/repo" rev-parse --short=7 v1.0)
+	[[ "$(current_id)" == *-"$sha" ]]
+	[ "$(cat "$ROOT/current/index.html")" = "<html>v1</html>" ]
+	[ ! -e "$ROOT/current/.git" ]
+	run cutover deploy "git:$T/repo" --to "$ROOT"
+	[ "$(cat "$ROOT/current/index.html")" = v2 ]
+}
+
+@test "an unknown git revision is refused" {
+	git init -q "$T/repo"
+	cutover init "$ROOT"
+	run cutover deploy "git:$T/repo#nope" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"unknown revision 'nope'"* ]]
+	run cutover deploy "git:$T/nothere#v1" --to "$ROOT"
+	[ "$status" -eq 1 ]
+}
+
+@test "--label names the release; a bad label is a usage error" {
+	cutover init "$ROOT"
+	run cutover deploy "$SRC" --to "$ROOT" --label build-42
+	[ "$status" -eq 0 ]
+	[[ "$(current_id)" == *-build-42 ]]
+	run cutover deploy "$SRC" --to "$ROOT" --label "../x"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"label '../x' is not valid"* ]]
+}
+
+@test "two deploys in the same second get distinct, ordered ids" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	[ "$(release_count)" -eq 3 ]
+	[ "$(ls "$ROOT/releases" | sort | tail -1)" = "$(current_id)" ]
+}
+
+@test "--exclude leaves paths out" {
+	mkdir -p "$SRC/.git" "$SRC/node_modules/.cache"
+	echo x > "$SRC/.git/HEAD"; echo y > "$SRC/node_modules/.cache/z"; echo k > "$SRC/node_modules/keep.js"
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT" --exclude .git/ --exclude 'node_modules/.cache'
+	[ ! -e "$ROOT/current/.git" ]
+	[ ! -e "$ROOT/current/node_modules/.cache" ]
+	[ -e "$ROOT/current/node_modules/keep.js" ]
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bats
+load helpers
+
+# Every bad input: a specific message, a documented exit code, and the live
+# site exactly as it was.
+
+live_before() {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	BEFORE=$(readlink "$ROOT/current")
+	COUNT=$(release_count)
+}
+
+unchanged() {
+	[ "$(readlink "$ROOT/current")" = "$BEFORE" ]
+	[ "$(release_count)" -eq "$COUNT" ]
+	[ -z "$(ls -A "$ROOT/.cutover/staging")" ]
+}
+
+@test "a missing source" {
+	live_before
+	run cutover deploy "$T/nothere" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"source '$T/nothere' does not exist"* ]]
+	unchanged
+}
+
+@test "a target that is not a cutover root" {
+	mkdir "$T/plain"
+	run cutover deploy "$SRC" --to "$T/plain"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not a cutover root"*"cutover init"* ]]
+}
+
+@test "no target at all is a usage error" {
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"no target"* ]]
+}
+
+@test "an unknown option is a usage error" {
+	run cutover deploy "$SRC" --to "$ROOT" --frobnicate
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"unknown option '--frobnicate'"* ]]
+	run cutover nosuchcommand
+	[ "$status" -eq 2 ]
+}
+
+@test "an archive entry with .. is refused" {
+	live_before
+	python3 - "$T/evil.tar" <<'PY'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w") as t:
+    data = b"pwned"
+    i = tarfile.TarInfo("../../etc/evil"); i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+PY
+	run cutover deploy "$T/evil.tar" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"contains '..'"* ]]
+	[ ! -e "$T/etc/evil" ]
+	unchanged
+}
+
+@test "an archive entry with an absolute path is refused" {
+	live_before
+	python3 - "$T/abs.tar" <<'PY'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w") as t:
+    data = b"x"
+    i = tarfile.TarInfo("/tmp/abs-evil"); i.size = 1
+    t.addfile(i, io.BytesIO(data))
+PY
+	run cutover deploy "$T/abs.tar" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"absolute path"* ]]
+	unchanged
+}
+
+@test "a symlink pointing outside the release is refused (directory and archive)" {
+	live_before
+	ln -s /etc/passwd "$SRC/passwd"
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"symlink 'passwd' points outside the release"* ]]
+	rm "$SRC/passwd"
+	ln -s ../../../etc "$SRC/css/up"
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"points outside"* ]]
+	unchanged
+}
+
+@test "a chain of symlinks that leaves the release is refused" {
+	live_before
+	mkdir -p "$SRC/x"
+	ln -s .. "$SRC/x/y"          # x/y -> the release root: fine alone
+	ln -s x/y/.. "$SRC/escape"    # through x/y this is the root's parent
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"symlink 'escape' points outside"* ]]
+	unchanged
+}
+
+@test "an archive that writes through its own symlink is refused" {
+	live_before
+	python3 - "$T/through.tar" <<'PY'
+import tarfile, io, sys
+with tarfile.open(sys.argv[1], "w") as t:
+    l = tarfile.TarInfo("d"); l.type = tarfile.SYMTYPE; l.linkname = "css"
+    t.addfile(l)
+    i = tarfile.TarInfo("d/x"); i.size = 1
+    t.addfile(i, io.BytesIO(b"x"))
+PY
+	run cutover deploy "$T/through.tar" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'d/x' is inside 'd', which is a symlink"* ]]
+	unchanged
+}
+
+@test "a device file is refused (directory and archive)" {
+	live_before
+	mknod "$SRC/null" c 1 3
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'null' is a device file"* || "$output" == *"/null' is a device file"* ]]
+	tar -C "$SRC" -cf "$T/dev.tar" .
+	run cutover deploy "$T/dev.tar" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is a device file"* ]]
+	unchanged
+}
+
+@test "a file that is not an archive is refused" {
+	live_before
+	echo "just text" > "$T/notes.txt"
+	run cutover deploy "$T/notes.txt" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot read archive"* ]]
+	unchanged
+}
+
+@test "an unreadable file in the source is named" {
+	live_before
+	echo secret > "$SRC/secret.txt"
+	chmod 000 "$SRC/secret.txt"
+	chmod 755 "$T"
+	chown -R nobody "$ROOT" "$SRC"
+	chmod 000 "$SRC/secret.txt"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot read '$SRC/secret.txt': Permission denied"* ]]
+	unchanged
+}
+
+@test "a release id that does not exist" {
+	live_before
+	run cutover rollback 20200101T000000Z --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no release '20200101T000000Z'"* ]]
+	run cutover rollback not-an-id --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not a release id"* ]]
+	run cutover verify 20200101T000000Z --to "$ROOT"
+	[ "$status" -eq 1 ]
+	run cutover diff 20200101T000000Z --to "$ROOT"
+	[ "$status" -eq 1 ]
+	unchanged
+}
+
+@test "an empty source is refused" {
+	live_before
+	mkdir "$T/empty"
+	run cutover deploy "$T/empty" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is empty"* ]]
+	unchanged
+}

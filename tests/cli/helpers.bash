@@ -1,0 +1,34 @@
+# Shared set-up for the command-line tests: a scratch directory per test,
+# the binary under test, and small site trees to deploy.
+CUTOVER=${CUTOVER:-$BATS_TEST_DIRNAME/../../cutover}
+
+setup() {
+	T=$(mktemp -d /tmp/cutover-cli.XXXXXX)
+	cd "$T"
+	umask 022
+	ROOT=$T/site
+	SRC=$T/src
+	make_site "$SRC" v1
+}
+
+teardown() {
+	cd /
+	[ -n "${T:-}" ] && rm -rf "$T"
+}
+
+cutover() { "$CUTOVER" "$@"; }
+
+# make_site DIR VERSION: a small tree with nested dirs, a symlink and an executable
+make_site() {
+	mkdir -p "$1/css" "$1/js/lib" "$1/img"
+	echo "<html>$2</html>" > "$1/index.html"
+	echo "body{}" > "$1/css/site.css"
+	echo "console.log(1)" > "$1/js/lib/a.js"
+	printf '\x89PNG' > "$1/img/logo.png"
+	printf '#!/bin/sh\necho run\n' > "$1/run.sh"
+	chmod 755 "$1/run.sh"
+	ln -sfn index.html "$1/home.html"
+}
+
+current_id() { basename "$(readlink "$ROOT/current")"; }
+release_count() { ls "$ROOT/releases" | wc -l; }

@@ -1,0 +1,63 @@
+#!/usr/bin/env bats
+load helpers
+
+@test "before_switch runs in the staged release with the environment, output prefixed" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	first=$(current_id)
+	run cutover deploy "$SRC" --to "$ROOT" --before-switch 'echo "rel=$CUTOVER_RELEASE prev=$CUTOVER_PREVIOUS root=$CUTOVER_ROOT pwd=$(pwd) path=$CUTOVER_RELEASE_PATH"; echo built > built.txt'
+	[ "$status" -eq 0 ]
+	id=$(current_id)
+	[[ "$output" == *"before_switch| rel=$id prev=$first root=$ROOT pwd=$ROOT/releases/$id path=$ROOT/releases/$id"* ]]
+	[ "$(cat "$ROOT/current/built.txt")" = built ]
+}
+
+@test "a failing before_switch discards the release and leaves current untouched" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	before=$(current_id)
+	run cutover deploy "$SRC" --to "$ROOT" --before-switch 'echo failing; exit 3'
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"before_switch hook 'echo failing; exit 3' failed with exit status 3"* ]]
+	[ "$(current_id)" = "$before" ]
+	[ "$(release_count)" -eq 1 ]
+	[ -z "$(ls -A "$ROOT/.cutover/staging")" ]
+	run cutover log --to "$ROOT"
+	[[ "$output" == *failed* ]]
+}
+
+@test "after_switch runs in the live release; its failure switches back (exit 4)" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	before=$(current_id)
+	run cutover deploy "$SRC" --to "$ROOT" --after-switch 'readlink "$CUTOVER_ROOT/current"; exit 1' --after-rollback 'echo "rolled back to $CUTOVER_RELEASE from $CUTOVER_PREVIOUS"'
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"after_switch| releases/"* ]]
+	[[ "$output" == *"after_rollback| rolled back to $before from "* ]]
+	[ "$(current_id)" = "$before" ]
+	[ "$(release_count)" -eq 1 ]
+}
+
+@test "hooks from cutover.yml, as a string and as a list" {
+	cutover init "$ROOT"
+	cat > cutover.yml <<YML
+to: $ROOT
+hooks:
+  before_switch:
+    - echo one > one.txt
+    - echo two > two.txt
+  after_switch: echo "after \$CUTOVER_RELEASE" > "$T/after.txt"
+YML
+	run cutover deploy "$SRC"
+	[ "$status" -eq 0 ]
+	[ -e "$ROOT/current/one.txt" ] && [ -e "$ROOT/current/two.txt" ]
+	[ "$(cat "$T/after.txt")" = "after $(current_id)" ]
+}
+
+@test "a hook that starts a background process does not keep the lock" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT" --after-switch 'sleep 20 >/dev/null 2>&1 &'
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 0 ]
+	pkill -f "sleep 20" || true
+}
