@@ -43,8 +43,8 @@ browse_stop() {
 }
 
 @test "consistency: page views mixing releases, one cutover switch per second" {
-	UPDATER=${E2E_CONSISTENCY_UPDATER:-cutover}
-	[ "$UPDATER" = cutover ] && e2e_require_cutover
+	e2e_require_cutover
+	UPDATER=$E2E_UPDATER
 	e2e_init_root
 	e2e_deploy "$E2E_DIR/site-A" a0
 	e2e_start_nginx "$E2E_DIR/nginx.conf" "$PORT"

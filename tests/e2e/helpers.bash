@@ -87,8 +87,14 @@ e2e_require() {
 	done
 }
 
+# The updater of the tests that prove cutover. E2E_UPDATER=symlink runs them
+# with the hand-made atomic switch instead, to tell a harness problem from a
+# cutover problem.
+E2E_UPDATER=${E2E_UPDATER:-cutover}
+
 # The cutover binary is built by 'make test'; its absence is a failure.
 e2e_require_cutover() {
+	[ "$E2E_UPDATER" = cutover ] || return 0
 	if [ ! -x "$CUTOVER" ]; then
 		echo "no cutover binary at '$CUTOVER' (run make)" >&2
 		return 1
@@ -148,11 +154,13 @@ e2e_start_nginx() {
 	e2e_wait_http "http://127.0.0.1:$port/"
 }
 
-e2e_start_apache() {
+e2e_start_apache() { # CONF PORT [apache2 options]
 	local conf=$1 port=$2
+	shift 2
 	mkdir -p "$E2E_DIR/apache-run"
+	cp "$E2E_FIXTURES/cutover-release-map.pl" "$E2E_DIR/"
 	e2e_track_pidfile "$E2E_DIR/apache.pid"
-	apache2 -d "$E2E_DIR" -f "$conf" -k start ||
+	apache2 -d "$E2E_DIR" -f "$conf" "$@" -k start ||
 		{ echo "apache2 did not start" >&2; return 1; }
 	e2e_wait_file "$E2E_DIR/apache.pid"
 	e2e_wait_http "http://127.0.0.1:$port/"
@@ -232,13 +240,22 @@ e2e_deploy() { # SRC LABEL
 	cutover) co deploy "$1" --to "$E2E_ROOT" --label "$2" --quiet ;;
 	naive) rm -rf "$E2E_ROOT/current" && cp -R "$1" "$E2E_ROOT/current" ;;
 	symlink)
-		cp -R "$1" "$E2E_ROOT/releases/$2" &&
-			ln -sfn "releases/$2" "$E2E_ROOT/current.tmp" &&
-			mv -T "$E2E_ROOT/current.tmp" "$E2E_ROOT/current" ;;
+		cp -R "$1" "$E2E_ROOT/releases/$2" && e2e_symlink_switch "releases/$2" ;;
 	esac
 }
 
-e2e_rollback() { co rollback --to "$E2E_ROOT" --quiet; }
+e2e_rollback() {
+	case $UPDATER in
+	cutover) co rollback --to "$E2E_ROOT" --quiet ;;
+	symlink) e2e_symlink_switch "$(cat "$E2E_ROOT/previous")" ;;
+	*) echo "no rollback with UPDATER=$UPDATER" >&2; return 1 ;;
+	esac
+}
+
+e2e_symlink_switch() { # TARGET: the reference atomic switch
+	[ -L "$E2E_ROOT/current" ] && readlink "$E2E_ROOT/current" > "$E2E_ROOT/previous"
+	ln -sfn "$1" "$E2E_ROOT/current.tmp" && mv -T "$E2E_ROOT/current.tmp" "$E2E_ROOT/current"
+}
 
 e2e_served_release() { # URL: the marker of the page served now
 	curl -s "$1" | sed -n 's/.*cutover-release:\([A-Za-z0-9]*\).*/\1/p' | head -n 1

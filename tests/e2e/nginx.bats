@@ -32,7 +32,7 @@ start_site() { # UPDATER: root with release A live, nginx serving it
 
 @test "nginx: 50 cutover deploys and 10 rollbacks under load fail no request" {
 	e2e_require_cutover
-	start_site cutover
+	start_site "$E2E_UPDATER"
 	e2e_load_start "$URL" "$E2E_DIR/paths" A B
 	e2e_switch_many "$URL/" 50 5
 	e2e_load_stop
@@ -83,7 +83,7 @@ start_site() { # UPDATER: root with release A live, nginx serving it
 	# keeps serving the old release, next to new files for paths not cached.
 	e2e_require_cutover
 	sed -i 's/open_file_cache off;/open_file_cache max=1000 inactive=20s; open_file_cache_valid 60s;/' "$E2E_DIR/nginx.conf"
-	start_site cutover
+	start_site "$E2E_UPDATER"
 	e2e_deploy "$E2E_DIR/site-B" b1
 	sleep 1
 	[ "$(e2e_served_release "$URL/")" = A ]

@@ -43,7 +43,9 @@ function response(status, headers, body)
 	local head, tail = marker(body:sub(1, 80)), marker(body:sub(-80))
 	if head == nil or head ~= tail then
 		torn = torn + 1
-		if first_bad == "" then first_bad = "torn" end
+		if first_bad == "" then
+			first_bad = string.format("torn:%s:%s:%dbytes", head or "none", tail or "none", #body)
+		end
 		return
 	end
 	local n = names[head]
