@@ -1,0 +1,1 @@
+document.title += " (" + document.getElementById("version").textContent + ")";
