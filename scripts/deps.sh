@@ -3,7 +3,7 @@
 # usage: scripts/deps.sh build|demo|test|bench
 set -eu
 profile=${1:-build}
-build="gcc make pkg-config libarchive-dev libzstd-dev libssl-dev libyaml-dev libhttp-parser-dev git zstd"
+build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-dev libhttp-parser-dev git zstd"
 test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils"
 bench="$test rsync hyperfine time"
 case $profile in
