@@ -237,7 +237,7 @@ e2e_init_root() {
 
 e2e_deploy() { # SRC LABEL
 	case $UPDATER in
-	cutover) co deploy "$1" --to "$E2E_ROOT" --label "$2" --quiet ;;
+	cutover) co --quiet deploy "$1" --to "$E2E_ROOT" --label "$2" ;;
 	naive) rm -rf "$E2E_ROOT/current" && cp -R "$1" "$E2E_ROOT/current" ;;
 	symlink)
 		cp -R "$1" "$E2E_ROOT/releases/$2" && e2e_symlink_switch "releases/$2" ;;
@@ -246,7 +246,7 @@ e2e_deploy() { # SRC LABEL
 
 e2e_rollback() {
 	case $UPDATER in
-	cutover) co rollback --to "$E2E_ROOT" --quiet ;;
+	cutover) co --quiet rollback --to "$E2E_ROOT" ;;
 	symlink) e2e_symlink_switch "$(cat "$E2E_ROOT/previous")" ;;
 	*) echo "no rollback with UPDATER=$UPDATER" >&2; return 1 ;;
 	esac
