@@ -42,6 +42,14 @@ int manifest_clean_path(char *path, const char *what)
 		if (*c == '\n' || *c == '\r')
 			return error("%s: entry '%s' has a line break in its name; refusing it", what,
 				     path);
+	/* before rewriting anything, so that the message names the entry as given */
+	for (const char *c = path; *c;) {
+		const char *end = strchrnul(c, '/');
+		if (end - c == 2 && c[0] == '.' && c[1] == '.')
+			return error("%s: entry '%s' contains '..'; refusing a path that could leave the release",
+				     what, path);
+		c = *end ? end + 1 : end;
+	}
 	/* copy component by component, dropping "." and empty ones */
 	while (*src) {
 		while (*src == '/')
@@ -54,9 +62,6 @@ int manifest_clean_path(char *path, const char *what)
 		size_t len = (size_t)(src - start);
 		if (len == 1 && start[0] == '.')
 			continue;
-		if (len == 2 && start[0] == '.' && start[1] == '.')
-			return error("%s: entry '%s' contains '..'; refusing a path that could leave the release",
-				     what, path);
 		if (dst != path)
 			*dst++ = '/';
 		memmove(dst, start, len);
@@ -105,6 +110,24 @@ static void sort_dedupe(struct manifest *m)
 	m->nr = out;
 }
 
+/* Whether the '/'-separated `rest` climbs above where it starts. */
+static int dotdot_leaves(const char *rest)
+{
+	int depth = 0;
+	for (const char *c = rest; *c;) {
+		const char *end = strchrnul(c, '/');
+		size_t len = (size_t)(end - c);
+		if (len == 2 && c[0] == '.' && c[1] == '.') {
+			if (--depth < 0)
+				return 1;
+		} else if (len && !(len == 1 && c[0] == '.')) {
+			depth++;
+		}
+		c = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 /*
  * Follow `target` from the directory `dir` of a link through the release's
  * own symlinks. Returns 0 when it stays inside, -1 when it leaves, -2 on a loop.
@@ -147,8 +170,12 @@ static int link_escapes(const struct manifest *m, const char *dir, const char *t
 		buf_addstr(&cur, comp);
 		free(comp);
 		const struct entry *e = manifest_find(m, cur.buf);
-		if (e && e->type == ENT_SHARED)
-			break; /* leads into shared/, which belongs to the site */
+		if (e && e->type == ENT_SHARED) {
+			/* leads into shared/, which belongs to the site; a ".." back out of
+			 * the shared path would land in shared/ or the deploy root, not here */
+			rc = dotdot_leaves(rest.buf) ? -1 : 0;
+			break;
+		}
 		if (e && e->type == ENT_LINK) {
 			if (++hops > 40) {
 				rc = -2;
@@ -339,11 +366,11 @@ int manifest_parse_tree(struct manifest *m, const char *text, size_t len, const 
 		if (!nl)
 			return error("'%s' is truncated at line %zu", what, lineno + 1);
 		lineno++;
-		const char *f[7];
-		size_t fl[7];
+		const char *f[8]; /* one more than a line may have, to notice an extra field */
+		size_t fl[8];
 		int nf = 0;
 		const char *s = p;
-		while (nf < 7) {
+		while (nf < 8) {
 			const char *t = memchr(s, '\t', (size_t)(nl - s));
 			f[nf] = s;
 			fl[nf] = t ? (size_t)(t - s) : (size_t)(nl - s);
