@@ -16,7 +16,12 @@ static int ts_valid(const char *s)
 			return 0;
 		}
 	}
-	return 1;
+	/* in range, so that the id sorts as the time it stands for (timegm would
+	 * carry "20260000" back into 2025) */
+	int mo = (s[4] - '0') * 10 + s[5] - '0', d = (s[6] - '0') * 10 + s[7] - '0';
+	int h = (s[9] - '0') * 10 + s[10] - '0', mi = (s[11] - '0') * 10 + s[12] - '0';
+	int sec = (s[13] - '0') * 10 + s[14] - '0';
+	return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 59;
 }
 
 int release_label_valid(const char *label)
