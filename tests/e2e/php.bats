@@ -103,11 +103,12 @@ assert_new_build_within_a_second() {
 }
 
 @test "php: an after_switch php-fpm reload serves the new build within 1s, no errors" {
+	start_app '$document_root'
+	# From here on (php-fpm runs), every switch reloads it.
 	cat > "$E2E_DIR/work/cutover.yml" <<-YML
 	hooks:
 	  after_switch: "kill -USR2 \$(cat '$E2E_DIR/php-fpm.pid')"
 	YML
-	start_app '$document_root'
 	poll_start
 	for b in v2 v3 v4 v5 v6 v7; do
 		deploy_build "$b"
