@@ -236,7 +236,8 @@ int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, 
 	svc->op = op;
 	list_add(&px->ops, &op->link);
 	if (svc->cur == to && to->state == T_ACTIVE) {
-		say(op, "'%s' already serves '%s'", to->addr, svc->name);
+		svc->sticky = op->sticky;
+		say(op, "'%s' already serves '%s'%s", to->addr, svc->name, svc->sticky ? " (sticky sessions on)" : "");
 		state_save(px);
 		op_end(op, 0);
 		return 0;
