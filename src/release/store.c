@@ -112,7 +112,8 @@ int store_put(struct store *s, const struct entry *e, int take)
 	/* the hash was computed from what the walk saw; the copy must be of the same bytes */
 	if ((uint64_t)after.st_size != e->size || before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
 	    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
-	    (int64_t)after.st_mtim.tv_sec * 1000000000 + after.st_mtim.tv_nsec != e->mtime_ns) {
+	    (int64_t)after.st_mtim.tv_sec * 1000000000 + after.st_mtim.tv_nsec != e->mtime_ns ||
+	    (int64_t)after.st_ctim.tv_sec * 1000000000 + after.st_ctim.tv_nsec != e->ctime_ns) {
 		error("'%s' changed while it was being deployed; deploy again once it is stable",
 		      e->origin);
 		unlink(tmp);
