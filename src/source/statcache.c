@@ -26,9 +26,11 @@ void statcache_load(struct statcache *c, const char *file)
 		long long mt, ct;
 		int off = 0;
 		struct statcache_item it;
-		if (sscanf(p, "%64s %llu %lld %lld %llu\t%n", hex, &size, &mt, &ct, &ino, &off) == 5 &&
-		    off > 0 && p[off] && !hash_from_hex(it.hash, hex)) {
-			it.path = xstrdup(p + off);
+		/* not "\t%n": a scanf white-space directive would also eat a path's
+		 * leading blanks */
+		if (sscanf(p, "%64s %llu %lld %lld %llu%n", hex, &size, &mt, &ct, &ino, &off) == 5 &&
+		    p[off] == '\t' && p[off + 1] && !hash_from_hex(it.hash, hex)) {
+			it.path = xstrdup(p + off + 1);
 			it.size = size;
 			it.ino = ino;
 			it.mtime_ns = mt;
