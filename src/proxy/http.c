@@ -259,6 +259,20 @@ static int valid_host(const char *s, size_t n)
 	return 1;
 }
 
+/* RFC 9110 token characters: anything else in a name (a space before the
+ * colon, say) is how one server's header becomes another's body. */
+static int valid_token(const char *s, size_t n)
+{
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c))
+			return 0;
+	}
+	return 1;
+}
+
 /* Shared by requests and responses: the framing headers. */
 static int check_framing(struct http_msg *m, int *te_count)
 {
@@ -267,6 +281,13 @@ static int check_framing(struct http_msg *m, int *te_count)
 	for (int i = 0; i < m->nhdr; i++) {
 		const char *v;
 		size_t n;
+		if (!valid_token(http_hdr_name(m, i), m->hdr[i].name_len))
+			return refuse(m, 400, "invalid header name");
+		for (size_t k = 0; k < m->hdr[i].val_len; k++) {
+			unsigned char c = (unsigned char)http_hdr_val(m, i)[k];
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return refuse(m, 400, "control character in a header value");
+		}
 		if (name_is(m, i, "content-length")) {
 			trimmed(m, i, &v, &n);
 			if (++cl > 1)

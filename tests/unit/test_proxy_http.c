@@ -150,6 +150,9 @@ static void test_host_rules(void **state)
 static void test_malformed_requests_rejected(void **state)
 {
 	expect_refused("GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400);
+	/* whitespace before the colon: another server may read this as chunked */
+	expect_refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400);
+	expect_refused("POST / HTTP/1.1\r\nHost: a\r\nContent-Length : 3\r\n\r\nabc", 400);
 	expect_refused("GET / HTTP/1.1\r\nBad\x01Name: a\r\nHost: a\r\n\r\n", 400);
 	expect_refused("G@T / HTTP/1.1\r\nHost: a\r\n\r\n", 400);
 	expect_refused("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505);
