@@ -8,6 +8,8 @@
 # started (from their pid files) and removes the directory, also after a
 # failure.
 
+# Servers live in sbin, which a non-root PATH may lack.
+PATH=$PATH:/usr/sbin:/sbin
 E2E_REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 E2E_LIB=$BATS_TEST_DIRNAME/lib
 E2E_FIXTURES=$BATS_TEST_DIRNAME/fixtures
