@@ -2,6 +2,7 @@
 #include "deploy/deploy.h"
 #include "release/history.h"
 #include "release/id.h"
+#include "release/refresh.h"
 #include "release/retention.h"
 #include "release/stage.h"
 #include "source/source.h"
@@ -189,6 +190,8 @@ int deploy_run(const struct deploy_opts *o)
 	}
 	struct hook_env env = { x.id, x.final, x.current ? x.current : "", x.root.path };
 	if (hooks_run("before_switch", &o->before_switch, x.final, &env) < 0 ||
+	    (o->before_switch.nr && (manifest_refresh(&x.m, x.final) < 0 ||
+				     manifest_write(&x.m, x.root.manifests, x.id) < 0)) ||
 	    sync_root(&x.root) < 0) {
 		discard(&x);
 		rc = -1;

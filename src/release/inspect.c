@@ -123,7 +123,7 @@ int release_verify(struct root *r, const char *id, drift_fn fn, void *data)
 			continue;
 		if (e->flags & ENT_WRITABLE)
 			continue; /* private copies are the application's to change */
-		unsigned expect_mode = (e->flags & ENT_WRITABLE) ? e->mode : (e->mode & 0555);
+		unsigned expect_mode = (e->flags & ENT_PLAIN) ? e->mode : (e->mode & 0555);
 		if ((st.st_mode & 07777) != expect_mode && (st.st_mode & 07777) != e->mode) {
 			snprintf(detail, sizeof(detail), "mode %04o, was %04o", st.st_mode & 07777, e->mode);
 			found(&v, "mode", e->path, detail);

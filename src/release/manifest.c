@@ -308,7 +308,7 @@ void manifest_format_tree(struct buf *out, const struct manifest *m)
 		else
 			hex[0] = '-', hex[1] = 0;
 		buf_addf(out, "%c\t%04o\t%s\t%llu\t%s\t", e->type, e->mode, hex,
-			 (unsigned long long)e->size, (e->flags & ENT_WRITABLE) ? "w" : "-");
+			 (unsigned long long)e->size, (e->flags & ENT_WRITABLE) ? "w" : (e->flags & ENT_PLAIN) ? "p" : "-");
 		add_escaped(out, e->path);
 		if (e->type == ENT_LINK) {
 			buf_addch(out, '\t');
@@ -389,7 +389,7 @@ int manifest_parse_tree(struct manifest *m, const char *text, size_t len, const 
 		free(path);
 		e->mode = (unsigned)strtoul(f[1], NULL, 8);
 		e->size = strtoull(f[3], NULL, 10);
-		e->flags = (fl[4] == 1 && f[4][0] == 'w') ? ENT_WRITABLE : 0;
+		e->flags = fl[4] != 1 ? 0 : f[4][0] == 'w' ? ENT_WRITABLE : f[4][0] == 'p' ? ENT_PLAIN : 0;
 		if (type == ENT_FILE) {
 			char hex[HASH_HEX + 1];
 			if (fl[2] != HASH_HEX)

@@ -19,6 +19,7 @@ enum entry_type {
 };
 
 #define ENT_WRITABLE 1 /* a private, writable copy rather than a link to the store */
+#define ENT_PLAIN 2    /* a file a before_switch hook made: in the release only, not in the store */
 
 struct entry {
 	char *path;   /* relative, '/'-separated, normalised */

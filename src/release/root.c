@@ -430,15 +430,25 @@ int root_recover(struct root *r)
 			}
 		closedir(d);
 	}
-	/* manifests written under a temporary name */
+	/* manifests written under a temporary name, and those of releases a
+	 * killed prune already moved away */
 	d = opendir(r->manifests);
 	if (d) {
-		while ((de = readdir(d)))
+		while ((de = readdir(d))) {
+			char *p = path_join(r->manifests, de->d_name);
+			const char *dot = strrchr(de->d_name, '.');
 			if (strstr(de->d_name, ".tmp-")) {
-				char *p = path_join(r->manifests, de->d_name);
 				unlink(p);
-				free(p);
+			} else if (dot && (!strcmp(dot, ".tree") || !strcmp(dot, ".sha256"))) {
+				char *id = xstrndup(de->d_name, (size_t)(dot - de->d_name));
+				char *rel = release_path(r, id);
+				if (release_id_valid(id) && access(rel, F_OK) < 0 && errno == ENOENT)
+					unlink(p);
+				free(rel);
+				free(id);
 			}
+			free(p);
+		}
 		closedir(d);
 	}
 	char *tmp = path_join(r->objects, "tmp");

@@ -61,3 +61,18 @@ YML
 	[ "$status" -eq 0 ]
 	pkill -f "sleep 20" || true
 }
+
+@test "what before_switch builds is in the manifest: verify passes, then catches drift in it" {
+	cutover init "$ROOT"
+	run cutover deploy "$SRC" --to "$ROOT" --before-switch 'mkdir -p vendor/pkg && echo lib > vendor/pkg/lib.php && rm css/site.css && ln -s vendor/pkg/lib.php lib.php'
+	[ "$status" -eq 0 ]
+	run cutover verify --to "$ROOT"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	id=$(current_id)
+	grep -q "vendor/pkg/lib.php" "$ROOT/.cutover/manifests/$id.sha256"
+	! grep -q "css/site.css" "$ROOT/.cutover/manifests/$id.tree"
+	echo tampered > "$ROOT/current/vendor/pkg/lib.php"
+	run cutover verify --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"changed  vendor/pkg/lib.php"* ]]
+}
