@@ -60,11 +60,32 @@ static char *tmp_name(struct store *s)
 	return xasprintf("%s/%d-%u", s->tmpdir, (int)getpid(), s->tmp_seq++);
 }
 
-/* rename `tmp` to the object path, creating the fan-out directory on demand */
-static int install(const char *tmp, const char *obj)
+/*
+ * Rename `tmp` to the object path, creating the fan-out directory on demand.
+ * A spool file on another file system than the store is copied in first.
+ */
+static int install(struct store *s, const char *tmp, const char *obj)
 {
 	if (rename(tmp, obj) == 0)
 		return 0;
+	if (errno == EXDEV) {
+		int fd = open(tmp, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return error_errno("cannot read '%s'", tmp);
+		struct stat st;
+		char *local = tmp_name(s);
+		int rc = fstat(fd, &st) < 0 ? error_errno("cannot stat '%s'", tmp) :
+					      fs_copy_fd(fd, tmp, local, st.st_mode & 07777);
+		close(fd);
+		if (!rc)
+			rc = install(s, local, obj);
+		if (rc)
+			unlink(local);
+		else
+			unlink(tmp);
+		free(local);
+		return rc;
+	}
 	if (errno == ENOENT) {
 		char *dir = xstrdup(obj);
 		*strrchr(dir, '/') = 0;
@@ -91,7 +112,7 @@ int store_put(struct store *s, const struct entry *e, int take)
 			error_errno("cannot set the mode of '%s'", e->origin);
 			goto out;
 		}
-		rc = install(e->origin, obj);
+		rc = install(s, e->origin, obj);
 		goto out;
 	}
 	int fd = open(e->origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -120,7 +141,7 @@ int store_put(struct store *s, const struct entry *e, int take)
 		free(tmp);
 		goto out;
 	}
-	rc = install(tmp, obj);
+	rc = install(s, tmp, obj);
 	if (rc < 0)
 		unlink(tmp);
 	free(tmp);

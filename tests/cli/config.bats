@@ -55,3 +55,33 @@ YML
 	[ "$(stat -c %h "$ROOT/current/index.html")" -eq 1 ]
 	cutover verify --to "$ROOT"
 }
+
+@test "a store on another file system falls back to copies (directory and archive)" {
+	cutover init "$ROOT"
+	mount -t tmpfs tmpfs "$ROOT/.cutover/objects" || skip "cannot mount a tmpfs here"
+	run cutover deploy "$SRC" --to "$ROOT"
+	st=$status
+	tar -C "$SRC" -cf "$T/a.tar" .
+	st2=0; run2=$(cutover deploy "$T/a.tar" --to "$ROOT" 2>&1) || st2=$?
+	v=0; cutover verify --to "$ROOT" || v=$?
+	nl=$(stat -c %h "$ROOT/current/index.html")
+	umount "$ROOT/.cutover/objects"
+	[ "$st" -eq 0 ]
+	[[ "$output" == *"different file systems; copying"* ]]
+	[ "$st2" -eq 0 ] || { echo "$run2"; false; }
+	[ "$v" -eq 0 ]
+	[ "$nl" -eq 1 ]
+}
+
+@test "reflink works where the file system can, and is refused clearly where it cannot" {
+	cutover init "$ROOT"
+	run cutover deploy "$SRC" --to "$ROOT" --link-mode reflink
+	if [ "$status" -eq 0 ]; then
+		cutover verify --to "$ROOT"
+		[ "$(stat -c %h "$ROOT/current/index.html")" -eq 1 ]
+	else
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"does not support it; use --link-mode hardlink or copy"* ]]
+		[ ! -e "$ROOT/current" ]
+	fi
+}

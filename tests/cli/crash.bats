@@ -29,6 +29,9 @@ sweep_one() {
 		[ -e "$ROOT/.cutover/manifests/$r.tree" ] || { echo "release $r has no manifest"; return 1; }
 		cutover verify "$r" --to "$ROOT" > /dev/null
 	done
+	for t in "$ROOT"/.cutover/manifests/*.tree; do
+		[ -d "$ROOT/releases/$(basename "$t" .tree)" ] || { echo "manifest $t has no release"; return 1; }
+	done
 	# and a deploy works afterwards
 	cutover deploy "$SRC" --to "$ROOT" --keep 2 > /dev/null
 	[ "$(cat "$ROOT/current/index.html")" = v3 ]

@@ -13,6 +13,9 @@ setup() {
 
 teardown() {
 	cd /
+	if [ -n "${ROOT:-}" ] && mountpoint -q "$ROOT/.cutover/objects" 2>/dev/null; then
+		umount "$ROOT/.cutover/objects"
+	fi
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
