@@ -707,7 +707,10 @@ static int dispatch(struct client *c)
 		buf_add(&c->reqhead, u->out.buf + u->out_off, out_pending(&u->out, u->out_off));
 	c->state = C_EXCHANGE;
 	c->deadline = px->loop.now + px->cfg.body_timeout_ms;
-	up_update(u);
+	/* a connected one is written to right away (client_process); asking
+	 * epoll for EV_WRITE first would cost two epoll_ctl per request */
+	if (!u->connected)
+		up_update(u);
 	return 0;
 }
 

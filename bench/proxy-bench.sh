@@ -1,0 +1,191 @@
+#!/bin/bash
+# Traffic switching under load: cutover proxy vs HAProxy vs nginx.
+#
+# One backend (nginx, 1 worker, two servers answering "v1"/"v2"), the same
+# wrk load for each proxy (1 thread, 50 keep-alive connections, DURATION
+# seconds), one worker thread per proxy, and a switch between the two
+# backend servers every 200 ms while wrk runs:
+#   cutover  'cutover proxy deploy' (health check, switch, drain)
+#   haproxy  runtime API: 'set server be/sN state ready|maint' (nbthread 1)
+#   nginx    rewrite the upstream and 'nginx -s reload' (worker_processes 1)
+# Prints a Markdown table: requests/s, p50/p99 latency, socket errors,
+# non-2xx answers, switches done.
+#
+# usage: bench/proxy-bench.sh [DURATION_SECONDS]   (make bench-proxy)
+set -u
+cd "$(dirname "$0")/.."
+DURATION=${1:-${DURATION:-10}}
+CUTOVER=$PWD/cutover
+for t in nginx haproxy wrk python3; do
+	command -v $t > /dev/null || { echo "proxy-bench: '$t' is missing (scripts/deps.sh bench)" >&2; exit 1; }
+done
+[ -x "$CUTOVER" ] || { echo "proxy-bench: build ./cutover first (make)" >&2; exit 1; }
+
+DIR=$(mktemp -d /tmp/cutover-proxy-bench.XXXXXX)
+chmod 755 "$DIR"
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill -TERM -- "-$p" 2> /dev/null; done
+	sleep 0.3
+	for p in "${PIDS[@]}"; do kill -KILL -- "-$p" 2> /dev/null; done
+	rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+spawn() { # LOG CMD... (own process group)
+	local log=$1
+	shift
+	setsid "$@" > "$log" 2>&1 < /dev/null &
+	PIDS+=($!)
+}
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+	for _ in $(seq 100); do
+		(exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
+		sleep 0.05
+	done
+	echo "proxy-bench: nothing listens on $1" >&2
+	exit 1
+}
+nginx_common() { # PREFIX
+	cat <<-CONF
+	worker_processes 1;
+	daemon off;
+	pid $1/nginx.pid;
+	error_log $1/error.log warn;
+	events { worker_connections 4096; }
+	CONF
+}
+temp_paths() { # PREFIX
+	echo "client_body_temp_path $1/tmp; proxy_temp_path $1/tmp; fastcgi_temp_path $1/tmp; uwsgi_temp_path $1/tmp; scgi_temp_path $1/tmp;"
+}
+
+B1=$(free_port) B2=$(free_port)
+mkdir -p "$DIR/backend/tmp"
+chmod -R 777 "$DIR/backend"
+{
+	nginx_common "$DIR/backend"
+	echo "http { access_log off; keepalive_requests 1000000; $(temp_paths "$DIR/backend")"
+	echo "  server { listen 127.0.0.1:$B1; location / { return 200 \"v1\n\"; } }"
+	echo "  server { listen 127.0.0.1:$B2; location / { return 200 \"v2\n\"; } }"
+	echo "}"
+} > "$DIR/backend/nginx.conf"
+spawn "$DIR/backend.log" nginx -c "$DIR/backend/nginx.conf" -p "$DIR/backend"
+wait_port $B1
+wait_port $B2
+
+# run_wrk NAME PORT SWITCH_FUNCTION: wrk plus a switch every 200 ms
+run_case() {
+	local name=$1 port=$2 switch=$3 n=0 i=0
+	wrk -t1 -c50 -d"${DURATION}"s --latency "http://127.0.0.1:$port/" > "$DIR/$name.wrk" 2>&1 &
+	local wrk=$!
+	sleep 0.5
+	if [ "$switch" = haproxy ]; then
+		n=$(python3 "$DIR/haproxy-switch.py" "$DIR/haproxy.sock" "$((DURATION - 1))")
+	else
+		while kill -0 $wrk 2> /dev/null; do
+			i=$((i + 1))
+			if $switch $((i % 2)) > "$DIR/$name.switch" 2>&1; then n=$((n + 1)); else
+				echo "proxy-bench: $name switch failed: $(tail -1 "$DIR/$name.switch")" >&2; fi
+			sleep 0.2
+		done
+	fi
+	wait $wrk
+	local rps p50 p99 errs non2xx
+	rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$DIR/$name.wrk")
+	p50=$(awk '$1 == "50%" {print $2}' "$DIR/$name.wrk")
+	p99=$(awk '$1 == "99%" {print $2}' "$DIR/$name.wrk")
+	errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$DIR/$name.wrk")
+	non2xx=$(awk '/Non-2xx/ {print $NF}' "$DIR/$name.wrk")
+	printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' "$4" "$rps" "$p50" "$p99" "${errs:-0}" \
+		"${non2xx:-0}" "$n"
+}
+
+# --- cutover
+CP=$(free_port)
+spawn "$DIR/cutover.log" "$CUTOVER" proxy run --listen 127.0.0.1:$CP --admin "$DIR/cutover.sock" --state "$DIR/cutover.state"
+for _ in $(seq 100); do [ -S "$DIR/cutover.sock" ] && break; sleep 0.05; done
+cutover_switch() {
+	local port=$B1
+	[ "$1" = 1 ] && port=$B2
+	"$CUTOVER" proxy deploy app --admin "$DIR/cutover.sock" --target "127.0.0.1:$port" \
+		--health-interval 10ms --health-successes 1 --drain 5s
+}
+cutover_switch 0 > /dev/null
+
+# --- haproxy
+HP=$(free_port)
+cat > "$DIR/haproxy.cfg" <<-CONF
+global
+  nbthread 1
+  maxconn 4096
+  stats socket $DIR/haproxy.sock mode 600 level admin
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+frontend fe
+  bind 127.0.0.1:$HP
+  default_backend be
+backend be
+  http-reuse safe
+  server s1 127.0.0.1:$B1
+  server s2 127.0.0.1:$B2 disabled
+CONF
+spawn "$DIR/haproxy.log" haproxy -f "$DIR/haproxy.cfg" -db
+# A persistent switcher: starting python for each switch would be slower
+# than the 200 ms period (and slower than the other two switchers).
+cat > "$DIR/haproxy-switch.py" <<'PY'
+import socket, sys, time
+path, seconds = sys.argv[1], float(sys.argv[2])
+n, i, end = 0, 0, time.time() + seconds
+while time.time() < end:
+    i += 1
+    on, off = ("s2", "s1") if i % 2 else ("s1", "s2")
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(b"set server be/%s state ready; set server be/%s state maint\n" % (on.encode(), off.encode()))
+    out = s.recv(4096).strip()
+    s.close()
+    if out:
+        print("haproxy said: " + out.decode(), file=sys.stderr)
+    else:
+        n += 1
+    time.sleep(0.2)
+print(n)
+PY
+
+# --- nginx as the proxy
+NP=$(free_port)
+mkdir -p "$DIR/nginx/tmp"
+chmod -R 777 "$DIR/nginx"
+{
+	nginx_common "$DIR/nginx"
+	echo "http { access_log off; keepalive_requests 1000000; $(temp_paths "$DIR/nginx")"
+	echo "  include $DIR/nginx/upstream.conf;"
+	echo "  server { listen 127.0.0.1:$NP; location / { proxy_pass http://app; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+	echo "}"
+} > "$DIR/nginx/nginx.conf"
+echo "upstream app { server 127.0.0.1:$B1; keepalive 64; }" > "$DIR/nginx/upstream.conf"
+spawn "$DIR/nginx.log" nginx -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx"
+nginx_switch() {
+	local port=$B1
+	[ "$1" = 1 ] && port=$B2
+	echo "upstream app { server 127.0.0.1:$port; keepalive 64; }" > "$DIR/nginx/upstream.conf"
+	nginx -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx" -s reload
+}
+wait_port $CP
+wait_port $HP
+wait_port $NP
+
+echo "wrk -t1 -c50 -d${DURATION}s, keep-alive, switching between two backend servers every 200 ms; $(nproc) CPUs"
+echo
+printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' proxy "requests/s" p50 p99 "socket errors" non-2xx switches
+echo "|------------------------------|-----------:|---------:|---------:|--------------:|--------:|---------:|"
+run_case cutover $CP cutover_switch "cutover proxy (deploy)"
+run_case haproxy $HP haproxy "HAProxy $(haproxy -v | awk 'NR==1 {print $3}' | cut -d- -f1) (runtime API)"
+run_case nginx $NP nginx_switch "nginx $(nginx -v 2>&1 | sed 's|.*/||') (reload)"
