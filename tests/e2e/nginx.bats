@@ -82,7 +82,9 @@ start_site() { # UPDATER: root with release A live, nginx serving it
 	# valid after the switch (the old files still exist), so a warm cache
 	# keeps serving the old release, next to new files for paths not cached.
 	e2e_require_cutover
-	sed -i 's/open_file_cache off;/open_file_cache max=1000 inactive=20s; open_file_cache_valid 60s;/' "$E2E_DIR/nginx.conf"
+	# One worker: the cache is per worker, and the test must hit the warm one.
+	sed -i -e 's/open_file_cache off;/open_file_cache max=1000 inactive=20s; open_file_cache_valid 60s;/' \
+		-e 's/^worker_processes 2;/worker_processes 1;/' "$E2E_DIR/nginx.conf"
 	start_site "$E2E_UPDATER"
 	e2e_deploy "$E2E_DIR/site-B" b1
 	sleep 1
