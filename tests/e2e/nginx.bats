@@ -91,3 +91,21 @@ start_site() { # UPDATER: root with release A live, nginx serving it
 	[ "$(e2e_served_release "$URL/")" = A ]
 	[ "$(e2e_served_release "$URL/robots.txt")" = B ]
 }
+
+@test "nginx: adopting a live docroot (init --adopt) and deploying under load fail no request" {
+	# The way onto cutover: <root>/current is a plain directory that nginx
+	# serves; it becomes the first release and a symlink, under load.
+	e2e_require_cutover
+	[ "$E2E_UPDATER" = cutover ] || skip "init --adopt is cutover's"
+	mkdir -p "$E2E_ROOT"
+	cp -R "$E2E_DIR/site-A" "$E2E_ROOT/current"
+	e2e_start_nginx "$E2E_DIR/nginx.conf" "$PORT"
+	e2e_load_start "$URL" "$E2E_DIR/paths" A B
+	co init "$E2E_ROOT" --adopt
+	[ -L "$E2E_ROOT/current" ]
+	UPDATER=cutover
+	e2e_switch_many "$URL/" 4 2
+	e2e_load_stop
+	e2e_note "nginx + cutover init --adopt, then $SWITCHES deploys, $ROLLBACKS rollbacks: $LOAD_SUMMARY" e2e-load.txt
+	e2e_assert_zero_downtime
+}
