@@ -411,29 +411,26 @@ static int add_header(struct buf *out, const struct http_msg *m, int i)
 int http_write_request_head(struct buf *out, const struct http_msg *m, const http_parser *p,
 			    const struct http_fwd *f)
 {
-	int rc = 0, xff = 0;
+	int rc = 0;
 	rc |= buf_addf(out, "%s %s HTTP/1.1\r\n", http_method_str(p->method), http_msg_url(m));
 	for (int i = 0; i < m->nhdr; i++) {
 		if (http_is_hop_by_hop(m, i) || name_is(m, i, "x-forwarded-proto") ||
-		    name_is(m, i, "x-forwarded-host"))
+		    name_is(m, i, "x-forwarded-host") || name_is(m, i, "x-forwarded-for"))
 			continue;
-		if (name_is(m, i, "x-forwarded-for")) {
-			/* one X-Forwarded-For: earlier hops in order, then this client */
-			rc |= buf_addstr(out, xff++ ? ", " : "X-Forwarded-For: ");
-			rc |= buf_add(out, http_hdr_val(m, i), m->hdr[i].val_len);
-			continue;
-		}
-		if (xff == 1) {
-			rc |= buf_addf(out, ", %s\r\n", f->client_ip);
-			xff = 2;
-		}
 		rc |= add_header(out, m, i);
 	}
-	if (xff == 0)
-		rc |= buf_addf(out, "X-Forwarded-For: %s\r\n", f->client_ip);
-	else if (xff == 1 || xff > 2)
-		rc |= buf_addf(out, ", %s\r\n", f->client_ip);
-	rc |= buf_addf(out, "X-Forwarded-Proto: %s\r\n", f->proto);
+	/* one X-Forwarded-For: the earlier hops in order, then this client */
+	rc |= buf_addstr(out, "X-Forwarded-For: ");
+	for (int i = 0; i < m->nhdr; i++) {
+		if (!name_is(m, i, "x-forwarded-for") || !m->hdr[i].val_len)
+			continue;
+		rc |= buf_add(out, http_hdr_val(m, i), m->hdr[i].val_len);
+		rc |= buf_add(out, ", ", 2);
+	}
+	rc |= buf_addstr(out, f->client_ip);
+	rc |= buf_addstr(out, "\r\nX-Forwarded-Proto: ");
+	rc |= buf_addstr(out, f->proto);
+	rc |= buf_addstr(out, "\r\n");
 	if (m->host >= 0) {
 		rc |= buf_addstr(out, "X-Forwarded-Host: ");
 		rc |= buf_add(out, http_hdr_val(m, m->host), m->hdr[m->host].val_len);

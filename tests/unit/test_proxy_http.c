@@ -236,6 +236,20 @@ static void test_request_head_forwarded(void **state)
 	seen_release(&t);
 }
 
+static void test_two_forwarded_for_headers_become_one(void **state)
+{
+	struct seen t;
+	struct buf out = BUF_INIT;
+	seen_init(&t, HTTP_REQUEST);
+	assert_true(feed(&t, "GET / HTTP/1.1\r\nX-Forwarded-For: 10.0.0.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.2\r\n\r\n") > 0);
+	struct http_fwd f = { .client_ip = "192.0.2.7", .proto = "http" };
+	http_write_request_head(&out, &t.side.msg, &t.side.parser, &f);
+	assert_string_equal(out.buf, "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2, 192.0.2.7\r\n"
+				     "X-Forwarded-Proto: http\r\nX-Forwarded-Host: a\r\n\r\n");
+	buf_release(&out);
+	seen_release(&t);
+}
+
 static void test_response_framing_checked(void **state)
 {
 	struct seen t;
@@ -292,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined_requests_parse_without_pause),
 		cmocka_unit_test(test_paused_parser_resumes_with_next_request),
 		cmocka_unit_test(test_request_head_forwarded),
+		cmocka_unit_test(test_two_forwarded_for_headers_become_one),
 		cmocka_unit_test(test_response_framing_checked),
 		cmocka_unit_test(test_chunk_writer),
 		cmocka_unit_test(test_cookie_find),
