@@ -1,6 +1,6 @@
 /*
- * The HTTP/1.1 relay: client connections, upstream connections and the
- * exchange between them. Bodies stream through in both directions with
+ * The HTTP/1.1 relay: client connections and the exchange between a
+ * client and an upstream connection (pool.c). Bodies stream through in both directions with
  * bounded buffers; each side stops reading while the other's output is
  * above HIGH_WATER.
  *
@@ -8,8 +8,7 @@
  * on its own, so a deploy moves keep-alive clients to the new target
  * between two requests and never has to close them.
  */
-#include "proxy/proxy.h"
-#include "proxy/http.h"
+#include "proxy/conn.h"
 #include "util/error.h"
 #include <arpa/inet.h>
 #include <errno.h>
@@ -19,102 +18,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define IN_CAP 16384
-#define HIGH_WATER 65536
-#define LINGER_MS 2000
-#define STOP_IDLE_GRACE_MS 1000
-
-enum cstate {
-	C_IDLE,     /* between requests */
-	C_HEAD,     /* reading a request head */
-	C_HELD,     /* head read, service paused */
-	C_EXCHANGE, /* request routed: body up, response down */
-	C_TUNNEL,   /* after 101: bytes both ways */
-	C_CLOSING,  /* flushing the last response, then lingering close */
-	C_LINGER,   /* write side shut; discarding input briefly so the peer sees our response */
-};
-
-struct upconn;
-
-struct client {
-	struct ev_handler h;
-	struct proxy *px;
-	struct list link;      /* px->clients, or px->graveyard once closed */
-	struct list held_link; /* svc->held while paused */
-	enum cstate state;
-	struct http_side req;
-	char *in;
-	size_t in_off, in_len;
-	struct buf out;
-	size_t out_off;
-	char ip[INET6_ADDRSTRLEN];
-	struct upconn *up;
-	struct service *svc;
-	struct target *t;
-	int counted;       /* t->inflight was raised for this request */
-	int req_done;      /* whole request read */
-	int resp_started;  /* response head sent (or queued) */
-	int resp_chunked;  /* body goes to the client chunked */
-	int close_after;   /* close once this response is out */
-	int head_only;     /* HEAD request */
-	int http10;
-	int upgrade_req;
-	int set_cookie;
-	int retried;
-	int status;
-	int64_t t_start;
-	int64_t deadline;
-	struct buf reqhead; /* copy of the head for one retry on a stale pooled connection */
-};
-
-struct upconn {
-	struct ev_handler h;
-	struct proxy *px;
-	struct list link; /* t->idle, t->busy, or px->graveyard */
-	struct target *t;
-	struct client *c;
-	struct http_side resp;
-	char *in;
-	size_t in_len;
-	struct buf out;
-	size_t out_off;
-	int connected;
-	int reused;
-	int got_bytes;   /* a response byte arrived for the current request */
-	int resp_done;
-	int tunnel;
-	int idle; /* in t->idle */
-	int64_t deadline;
-};
-
 static void client_ev(struct ev_handler *h, int events);
-static void up_ev(struct ev_handler *h, int events);
-static void client_process(struct client *c);
-static void client_update(struct client *c);
-static void up_update(struct upconn *u);
-static void up_close(struct upconn *u);
-static void up_eof(struct upconn *u, int err);
 static void client_close(struct client *c);
-static int up_flush(struct upconn *u);
-static int client_flush(struct client *c);
-static void exchange_fail(struct client *c, int status, const char *why);
-
 static int req_on_head(struct http_side *s);
 static int req_on_body(struct http_side *s, const char *at, size_t len);
 static int req_on_done(struct http_side *s);
-static int resp_on_head(struct http_side *s);
-static int resp_on_body(struct http_side *s, const char *at, size_t len);
-static int resp_on_done(struct http_side *s);
-
-static int alive(const struct ev_handler *h)
-{
-	return h->fn != NULL;
-}
-
-static size_t out_pending(const struct buf *b, size_t off)
-{
-	return b->len - off;
-}
 
 /* ---- clients ---- */
 
@@ -184,7 +92,7 @@ static void client_close(struct client *c)
 		struct upconn *u = c->up;
 		u->c = NULL;
 		c->up = NULL;
-		up_close(u);
+		upconn_close(u);
 	}
 	finish_request(c);
 	list_del(&c->held_link);
@@ -210,13 +118,13 @@ static void client_respond_error(struct client *c, int status)
 }
 
 /* The request cannot be served: answer `status` if nothing was sent yet, else cut. */
-static void exchange_fail(struct client *c, int status, const char *why)
+void exchange_fail(struct client *c, int status, const char *why)
 {
 	if (c->up) {
 		struct upconn *u = c->up;
 		u->c = NULL;
 		c->up = NULL;
-		up_close(u);
+		upconn_close(u);
 	}
 	if (c->resp_started) {
 		client_close(c);
@@ -229,7 +137,7 @@ static void exchange_fail(struct client *c, int status, const char *why)
 		client_update(c);
 }
 
-static int client_flush(struct client *c)
+int client_flush(struct client *c)
 {
 	while (out_pending(&c->out, c->out_off)) {
 		ssize_t n = io_write(c->h.fd, c->out.buf + c->out_off, out_pending(&c->out, c->out_off));
@@ -259,11 +167,11 @@ static int client_flush(struct client *c)
 	}
 	/* the upstream may have been waiting for room */
 	if (c->up && alive(&c->up->h))
-		up_update(c->up);
+		upconn_update(c->up);
 	return 0;
 }
 
-static void client_update(struct client *c)
+void client_update(struct client *c)
 {
 	int mask = 0;
 	if (!alive(&c->h))
@@ -337,7 +245,7 @@ static void client_ev(struct ev_handler *h, int events)
 }
 
 /* Parse what is buffered: request heads, bodies (to the upstream), tunnel bytes. */
-static void client_process(struct client *c)
+void client_process(struct client *c)
 {
 	while (alive(&c->h) && c->in_off < c->in_len) {
 		if (c->state == C_TUNNEL) {
@@ -373,303 +281,7 @@ static void client_process(struct client *c)
 	if (c->in_off == c->in_len)
 		c->in_off = c->in_len = 0;
 	if (c->up && alive(&c->up->h) && c->up->connected)
-		up_flush(c->up);
-}
-
-/* ---- upstream connections ---- */
-
-static void up_free(struct upconn *u)
-{
-	http_msg_release(&u->resp.msg);
-	buf_release(&u->out);
-	free(u->in);
-	free(u);
-}
-
-static void up_close(struct upconn *u)
-{
-	struct proxy *px = u->px;
-	if (!alive(&u->h))
-		return;
-	if (u->c) {
-		u->c->up = NULL;
-		u->c = NULL;
-	}
-	if (u->idle) {
-		u->t->nidle--;
-		u->idle = 0;
-	}
-	ev_del(&px->loop, &u->h);
-	close(u->h.fd);
-	u->h.fd = -1;
-	u->h.fn = NULL;
-	list_del(&u->link);
-	list_add(&px->up_graveyard, &u->link);
-}
-
-static struct upconn *up_new(struct proxy *px, struct target *t)
-{
-	int fd = socket(t->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		warning_errno("cannot create a socket for '%s'", t->addr);
-		return NULL;
-	}
-	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	struct upconn *u = xcalloc(1, sizeof(*u));
-	u->h.fn = up_ev;
-	u->h.fd = fd;
-	u->h.mask = -1;
-	u->px = px;
-	u->t = t;
-	u->in = xmalloc(IN_CAP);
-	buf_init(&u->out, 0);
-	http_side_init(&u->resp, HTTP_RESPONSE);
-	u->resp.on_head = resp_on_head;
-	u->resp.on_body = resp_on_body;
-	u->resp.on_done = resp_on_done;
-	list_init(&u->link);
-	if (connect(fd, (struct sockaddr *)&t->sa, t->salen) == 0) {
-		u->connected = 1;
-	} else if (errno != EINPROGRESS) {
-		/* reported by the caller as a 502 */
-		close(fd);
-		up_free(u);
-		return NULL;
-	}
-	u->deadline = px->loop.now + px->cfg.connect_timeout_ms;
-	return u;
-}
-
-/* A pooled connection (newest first: least likely to have been closed), or a new one. */
-static struct upconn *up_get(struct proxy *px, struct target *t)
-{
-	if (!list_empty(&t->idle)) {
-		struct upconn *u = container_of(t->idle.next, struct upconn, link);
-		list_del(&u->link);
-		t->nidle--;
-		u->idle = 0;
-		u->reused = 1;
-		return u;
-	}
-	return up_new(px, t);
-}
-
-/* Return a connection to its target's pool, or close it. */
-static void up_release(struct upconn *u, int reusable)
-{
-	struct target *t = u->t;
-	struct proxy *px = u->px;
-	u->c = NULL;
-	if (!reusable || t->state == T_STANDBY || px->stopping || t->nidle >= px->cfg.max_idle_per_target) {
-		up_close(u);
-		return;
-	}
-	list_del(&u->link);
-	list_add(&t->idle, &u->link);
-	t->nidle++;
-	u->idle = 1;
-	http_parser_init(&u->resp.parser, HTTP_RESPONSE);
-	u->resp.parser.data = &u->resp;
-	u->resp_done = u->got_bytes = 0;
-	u->in_len = 0;
-	buf_reset(&u->out);
-	u->out_off = 0;
-	u->deadline = px->loop.now + px->cfg.idle_timeout_ms;
-	up_update(u);
-}
-
-static int up_flush(struct upconn *u)
-{
-	if (!u->connected)
-		return 0;
-	while (out_pending(&u->out, u->out_off)) {
-		ssize_t n = io_write(u->h.fd, u->out.buf + u->out_off, out_pending(&u->out, u->out_off));
-		if (n == IO_AGAIN)
-			break;
-		if (n < 0) {
-			up_eof(u, 1);
-			return -1;
-		}
-		u->out_off += (size_t)n;
-		if (u->c && u->c->state == C_EXCHANGE && !u->c->req_done)
-			u->c->deadline = u->px->loop.now + u->px->cfg.body_timeout_ms;
-	}
-	if (!out_pending(&u->out, u->out_off)) {
-		buf_reset(&u->out);
-		u->out_off = 0;
-	} else if (u->out_off > HIGH_WATER) {
-		memmove(u->out.buf, u->out.buf + u->out_off, out_pending(&u->out, u->out_off));
-		buf_setlen(&u->out, out_pending(&u->out, u->out_off));
-		u->out_off = 0;
-	}
-	if (u->c && alive(&u->c->h))
-		client_update(u->c);
-	if (alive(&u->h))
-		up_update(u);
-	return 0;
-}
-
-static void up_update(struct upconn *u)
-{
-	int mask = 0;
-	if (!alive(&u->h))
-		return;
-	if (!u->connected) {
-		mask = EV_WRITE;
-	} else {
-		if (!u->c || out_pending(&u->c->out, u->c->out_off) <= HIGH_WATER)
-			mask |= EV_READ;
-		if (out_pending(&u->out, u->out_off))
-			mask |= EV_WRITE;
-	}
-	if (ev_set(&u->px->loop, &u->h, mask) < 0) {
-		if (u->c)
-			exchange_fail(u->c, 502, "cannot watch upstream");
-		else
-			up_close(u);
-	}
-}
-
-/* Send the saved head again on a fresh connection; 0 or -1. */
-static int retry_fresh(struct client *c)
-{
-	struct upconn *old = c->up, *u;
-	old->c = NULL;
-	c->up = NULL;
-	up_close(old);
-	u = up_new(c->px, c->t);
-	if (!u)
-		return -1;
-	list_add(&c->t->busy, &u->link);
-	u->c = c;
-	c->up = u;
-	c->retried = 1;
-	buf_add(&u->out, c->reqhead.buf, c->reqhead.len);
-	up_update(u);
-	if (u->connected)
-		up_flush(u);
-	return 0;
-}
-
-/* The upstream closed (or failed) before the exchange finished. */
-static void up_eof(struct upconn *u, int err)
-{
-	struct client *c = u->c;
-	if (!c) {
-		up_close(u);
-		return;
-	}
-	if (u->tunnel) {
-		/* pass the close on once what we have is written */
-		c->up = NULL;
-		u->c = NULL;
-		up_close(u);
-		c->state = C_CLOSING;
-		client_flush(c);
-		return;
-	}
-	if (!err && u->got_bytes && !u->resp_done) {
-		/* a body delimited by the end of the connection ends here */
-		if (http_side_eof(&u->resp) == 0 && u->resp_done)
-			return;
-	}
-	if (!u->got_bytes && u->reused && !c->retried && c->reqhead.len) {
-		/* a pooled connection the upstream had closed: the request never arrived */
-		if (retry_fresh(c) == 0)
-			return;
-	}
-	exchange_fail(c, 502, "upstream closed the connection");
-}
-
-static void exchange_finish(struct client *c, struct upconn *u);
-
-static void up_read(struct upconn *u)
-{
-	ssize_t n = io_read(u->h.fd, u->in, IN_CAP);
-	if (n == IO_AGAIN)
-		return;
-	if (n <= 0) {
-		up_eof(u, n < 0);
-		return;
-	}
-	struct client *c = u->c;
-	if (!c) {
-		/* an idle pooled connection must not speak: drop it */
-		up_close(u);
-		return;
-	}
-	u->got_bytes = 1;
-	if (u->tunnel) {
-		buf_add(&c->out, u->in, (size_t)n);
-		client_flush(c);
-		return;
-	}
-	size_t off = 0;
-	while (off < (size_t)n) {
-		long used = http_side_feed(&u->resp, u->in + off, (size_t)n - off);
-		if (used < 0) {
-			exchange_fail(c, 502, u->resp.msg.why);
-			return;
-		}
-		off += (size_t)used;
-		if (!alive(&c->h) || !alive(&u->h))
-			return;
-		if (u->tunnel) {
-			/* bytes after the 101 are the new protocol's */
-			buf_add(&c->out, u->in + off, (size_t)n - off);
-			if (c->in_off < c->in_len)
-				client_process(c);
-			break;
-		}
-		if (u->resp_done) {
-			/* anything after the response is unasked for: the connection is not reused */
-			int clean = off == (size_t)n;
-			exchange_finish(c, u);
-			if (!clean && alive(&u->h))
-				up_close(u);
-			return;
-		}
-		if (HTTP_PARSER_ERRNO(&u->resp.parser) == HPE_PAUSED || used == 0)
-			break;
-	}
-	u->deadline = u->px->loop.now + u->px->cfg.upstream_timeout_ms;
-	client_flush(c);
-}
-
-static void up_connected(struct upconn *u)
-{
-	int err = 0;
-	socklen_t len = sizeof(err);
-	getsockopt(u->h.fd, SOL_SOCKET, SO_ERROR, &err, &len);
-	if (err) {
-		if (u->c)
-			exchange_fail(u->c, 502, "cannot connect to upstream");
-		else
-			up_close(u);
-		return;
-	}
-	u->connected = 1;
-	u->deadline = u->px->loop.now + u->px->cfg.upstream_timeout_ms;
-	up_flush(u);
-}
-
-static void up_ev(struct ev_handler *h, int events)
-{
-	struct upconn *u = container_of(h, struct upconn, h);
-	if (!u->connected) {
-		if (events & (EV_WRITE | EV_ERROR))
-			up_connected(u);
-		if (alive(&u->h))
-			up_update(u);
-		return;
-	}
-	if (events & (EV_READ | EV_ERROR))
-		up_read(u);
-	if (alive(&u->h) && (events & EV_WRITE))
-		up_flush(u);
-	if (alive(&u->h))
-		up_update(u);
+		upconn_flush(c->up);
 }
 
 /* ---- the exchange ---- */
@@ -686,7 +298,7 @@ static int dispatch(struct client *c)
 		m->why = "service has no target";
 		return -1;
 	}
-	struct upconn *u = up_get(px, t);
+	struct upconn *u = pool_get(px, t);
 	if (!u) {
 		m->status = 502;
 		m->why = "cannot connect to upstream";
@@ -710,7 +322,7 @@ static int dispatch(struct client *c)
 	/* a connected one is written to right away (client_process); asking
 	 * epoll for EV_WRITE first would cost two epoll_ctl per request */
 	if (!u->connected)
-		up_update(u);
+		upconn_update(u);
 	return 0;
 }
 
@@ -790,7 +402,7 @@ static int req_on_done(struct http_side *s)
 	return 0;
 }
 
-static int resp_on_head(struct http_side *s)
+int resp_on_head(struct http_side *s)
 {
 	struct upconn *u = container_of(s, struct upconn, resp);
 	struct client *c = u->c;
@@ -845,7 +457,7 @@ static int resp_on_head(struct http_side *s)
 	return bodiless && c->head_only ? 1 : 0;
 }
 
-static int resp_on_body(struct http_side *s, const char *at, size_t len)
+int resp_on_body(struct http_side *s, const char *at, size_t len)
 {
 	struct upconn *u = container_of(s, struct upconn, resp);
 	struct client *c = u->c;
@@ -856,7 +468,7 @@ static int resp_on_body(struct http_side *s, const char *at, size_t len)
 	return buf_add(&c->out, at, len);
 }
 
-static int resp_on_done(struct http_side *s)
+int resp_on_done(struct http_side *s)
 {
 	struct upconn *u = container_of(s, struct upconn, resp);
 	struct client *c = u->c;
@@ -880,13 +492,13 @@ static int resp_on_done(struct http_side *s)
 	return 0;
 }
 
-static void exchange_finish(struct client *c, struct upconn *u)
+void exchange_finish(struct client *c, struct upconn *u)
 {
 	int reusable = http_should_keep_alive(&u->resp.parser) && c->req_done &&
 		       !out_pending(&u->out, u->out_off) && u->resp.parser.status_code >= 200;
 	c->up = NULL;
 	finish_request(c);
-	up_release(u, reusable);
+	pool_put(u, reusable);
 	if (c->close_after || !c->req_done) {
 		c->state = C_CLOSING;
 		c->deadline = c->px->loop.now + c->px->cfg.send_timeout_ms;
@@ -936,7 +548,7 @@ static void client_timeout(struct client *c)
 static void up_timeout(struct upconn *u)
 {
 	if (!u->c) {
-		up_close(u);
+		upconn_close(u);
 		return;
 	}
 	exchange_fail(u->c, 504, u->connected ? "upstream timed out" : "upstream connect timed out");
@@ -965,7 +577,7 @@ void relay_sweep(struct proxy *px)
 				struct upconn *u = container_of(l, struct upconn, link);
 				next = l->next;
 				if (u->deadline && now >= u->deadline)
-					up_close(u);
+					upconn_close(u);
 			}
 		}
 }
@@ -980,19 +592,11 @@ int relay_cut_target(struct proxy *px, struct target *t)
 		if (u->c)
 			exchange_fail(u->c, 503, "cut at the drain timeout");
 		else
-			up_close(u);
+			upconn_close(u);
 		if (alive(&u->h))
-			up_close(u);
+			upconn_close(u);
 	}
 	return n;
-}
-
-void relay_close_idle(struct proxy *px, struct target *t)
-{
-	while (!list_empty(&t->idle)) {
-		struct upconn *u = container_of(t->idle.next, struct upconn, link);
-		up_close(u);
-	}
 }
 
 /*
@@ -1022,6 +626,6 @@ void relay_free_graveyard(struct proxy *px)
 	while (!list_empty(&px->up_graveyard)) {
 		struct list *l = px->up_graveyard.next;
 		list_del(l);
-		up_free(container_of(l, struct upconn, link));
+		upconn_free(container_of(l, struct upconn, link));
 	}
 }
