@@ -154,7 +154,7 @@ bench_start=$(now)
 log "generating the tree (seed $SEED)"
 tree_info=$(python3 "$here/gentree.py" "$src" --files "$FILES" --mib "$MIB" --dirs "$DIRS" --seed "$SEED")
 log "tree: $tree_info"
-changed=$(find "$src" -type f -size +8k -size -17k | sort | head -n 1)
+changed=$(find "$src" -type f -size +8k -size -17k | sort | awk 'NR == 1')
 [ -n "$changed" ] || die "the generated tree has no file of 8-16 KiB to change"
 log "the one changed file: ${changed#"$src"/} ($(stat -c %s "$changed") bytes)"
 src_k=$(du_k "$src")
