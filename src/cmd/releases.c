@@ -45,7 +45,7 @@ int cmd_releases(int argc, char **argv)
 		const char *id = ids.items[i];
 		char created[21] = "";
 		release_id_time(id, created);
-		const char *label = strlen(id) > RELEASE_TS_LEN ? id + RELEASE_TS_LEN + 1 : NULL;
+		const char *label = release_id_label(id);
 		uint64_t unique = release_unique_bytes(&r, id);
 		int is_cur = current && !strcmp(id, current);
 		int is_prev = previous && !strcmp(id, previous);

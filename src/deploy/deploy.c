@@ -241,7 +241,8 @@ int deploy_run(const struct deploy_opts *o)
 	char nb[32], tb[32];
 	human_bytes(nb, sizeof(nb), x.new_bytes);
 	human_bytes(tb, sizeof(tb), x.st.bytes);
-	printf("%s %s: %llu files (%s), %llu new (%s), in %.2f s\n", o->adopt ? "adopted" : "deployed", x.id,
+	if (!log_quiet)
+		printf("%s %s: %llu files (%s), %llu new (%s), in %.2f s\n", o->adopt ? "adopted" : "deployed", x.id,
 	       (unsigned long long)x.st.files, tb, (unsigned long long)x.new_files, nb,
 	       (double)(time_now_ms() - x.start_ms) / 1000);
 out:

@@ -51,7 +51,7 @@ int rollback_run(const struct deploy_opts *o, const char *want)
 	h.message = rc ? error_last() : NULL;
 	h.duration_ms = time_now_ms() - start;
 	history_append(&r, &h);
-	if (!rc)
+	if (!rc && !log_quiet)
 		printf("rolled back to %s (was %s)\n", target, current ? current : "nothing");
 out:
 	free(current);

@@ -159,7 +159,7 @@ int handover_start(struct proxy *px, struct admin_conn *a, char *why, size_t why
 		snprintf(why, why_len, "cannot find our own executable");
 		return -1;
 	}
-	if (state_save(px) < 0) {
+	if (state_save_wait(px) < 0) {
 		snprintf(why, why_len, "cannot save the routing state for the new process");
 		return -1;
 	}

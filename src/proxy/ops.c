@@ -20,6 +20,7 @@ struct op {
 	struct health_check *hc;
 	int64_t health_deadline, next_check, drain_deadline, started;
 	char last_why[160];
+	uint64_t saved; /* state_save() of the switch; the op ends once it is on disk */
 };
 
 static void say(struct op *op, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -36,6 +37,8 @@ static void say(struct op *op, const char *fmt, ...)
 
 static void op_end(struct op *op, int code)
 {
+	if (op->saved && state_saved(op->saved) < 0)
+		say(op, "warning: the routing state file was not written; a restarted proxy would route as before this deploy");
 	if (op->hc)
 		health_cancel(op->hc);
 	if (op->admin)
@@ -82,8 +85,7 @@ static void do_switch(struct op *op)
 		svc->prev = from;
 	}
 	op->from = from != op->to ? from : NULL;
-	if (state_save(px) < 0)
-		say(op, "warning: routing state not saved; a restarted proxy would route as before");
+	op->saved = state_save(px);
 	if (op->from)
 		say(op, "switched '%s' to '%s' (was '%s')", svc->name, op->to->addr, op->from->addr);
 	else
@@ -118,6 +120,8 @@ static void op_step(struct op *op)
 	}
 	if (op->phase == OP_DRAIN) {
 		struct target *from = op->from;
+		if (op->saved && !state_saved(op->saved))
+			return; /* the switch is not on disk yet */
 		if (!from) {
 			say(op, "done: nothing to drain");
 			op_end(op, 0);
@@ -238,7 +242,7 @@ int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, 
 	if (svc->cur == to && to->state == T_ACTIVE) {
 		svc->sticky = op->sticky;
 		say(op, "'%s' already serves '%s'%s", to->addr, svc->name, svc->sticky ? " (sticky sessions on)" : "");
-		state_save(px);
+		state_save_wait(px);
 		op_end(op, 0);
 		return 0;
 	}

@@ -172,7 +172,15 @@ int state_format(struct buf *out, const struct service *list);
 /* Apply a state file's text to px (services, targets); returns 0 or -1
  * with a reason in `why` (line number and what was wrong). */
 int state_parse(struct proxy *px, const char *text, char *why, size_t why_len);
-int state_save(struct proxy *px);
+/* Queue a save (written by a thread, atomically); returns a number for
+ * state_saved, 0 when there is no state file, (uint64_t)-1 on failure. */
+uint64_t state_save(struct proxy *px);
+/* 1 when that save is on disk, 0 not yet, -1 it failed (reported). */
+int state_saved(uint64_t gen);
+/* Wait until the saves queued so far are written (at exit). */
+void state_flush(void);
+/* Save and wait for it: 0 or -1. */
+int state_save_wait(struct proxy *px);
 int state_load(struct proxy *px);
 
 #endif

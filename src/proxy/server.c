@@ -234,5 +234,8 @@ int proxy_run(struct proxy *px)
 	}
 	if (px->admin_owned && px->admin_path)
 		unlink(px->admin_path);
+	/* a save still being written finishes before we go; no new one: after a
+	 * handover the file belongs to the new process */
+	state_flush();
 	return 0;
 }

@@ -12,6 +12,8 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 
 int state_format(struct buf *out, const struct service *list)
@@ -149,15 +151,108 @@ int state_parse(struct proxy *px, const char *text, char *why, size_t why_len)
 	return rc;
 }
 
-int state_save(struct proxy *px)
+/*
+ * Saving happens in a writer thread: the fsyncs take milliseconds (tens on
+ * a busy disk), and the event loop must not stop serving for them. The
+ * loop hands over the newest text; the thread writes whatever is newest
+ * when it gets to it, so a burst of switches costs one write, not one each.
+ */
+static pthread_mutex_t save_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t save_cv = PTHREAD_COND_INITIALIZER;
+static char *save_text, *save_path;
+static size_t save_len;
+static uint64_t save_want, save_done, save_failed;
+static int save_thread_started;
+
+static void *save_thread(void *arg)
+{
+	pthread_mutex_lock(&save_mu);
+	for (;;) {
+		while (!save_text)
+			pthread_cond_wait(&save_cv, &save_mu);
+		char *text = save_text, *path = xstrdup(save_path);
+		size_t len = save_len;
+		uint64_t gen = save_want;
+		save_text = NULL;
+		pthread_mutex_unlock(&save_mu);
+		int rc = fs_write_atomic(path, text, len, 0644);
+		free(text);
+		free(path);
+		pthread_mutex_lock(&save_mu);
+		save_done = gen;
+		if (rc < 0)
+			save_failed = gen;
+		pthread_cond_broadcast(&save_cv);
+	}
+	return arg;
+}
+
+uint64_t state_save(struct proxy *px)
 {
 	struct buf b = BUF_INIT;
-	int rc;
+	uint64_t gen;
 	if (!px->state_path)
 		return 0;
 	state_format(&b, px->services);
-	rc = fs_write_atomic(px->state_path, b.buf, b.len, 0644);
-	buf_release(&b);
+	pthread_mutex_lock(&save_mu);
+	if (!save_thread_started) {
+		pthread_t t;
+		sigset_t all, old;
+		/* the loop takes signals through its signalfd; the thread must not */
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		if (pthread_create(&t, NULL, save_thread, NULL) == 0) {
+			pthread_detach(t);
+			save_thread_started = 1;
+		}
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!save_thread_started) {
+			pthread_mutex_unlock(&save_mu);
+			gen = fs_write_atomic(px->state_path, b.buf, b.len, 0644) < 0 ? 0 : 1;
+			buf_release(&b);
+			return gen ? 0 : (uint64_t)-1;
+		}
+	}
+	free(save_text);
+	free(save_path);
+	save_text = buf_detach(&b, &save_len);
+	save_path = xstrdup(px->state_path);
+	gen = ++save_want;
+	pthread_cond_signal(&save_cv);
+	pthread_mutex_unlock(&save_mu);
+	return gen;
+}
+
+int state_saved(uint64_t gen)
+{
+	int rc;
+	if (gen == (uint64_t)-1)
+		return -1;
+	pthread_mutex_lock(&save_mu);
+	rc = save_done >= gen ? (save_failed >= gen ? -1 : 1) : 0;
+	pthread_mutex_unlock(&save_mu);
+	return rc;
+}
+
+void state_flush(void)
+{
+	pthread_mutex_lock(&save_mu);
+	while (save_done < save_want)
+		pthread_cond_wait(&save_cv, &save_mu);
+	pthread_mutex_unlock(&save_mu);
+}
+
+int state_save_wait(struct proxy *px)
+{
+	uint64_t gen = state_save(px);
+	int rc;
+	if (gen == (uint64_t)-1)
+		return -1;
+	pthread_mutex_lock(&save_mu);
+	while (save_done < gen)
+		pthread_cond_wait(&save_cv, &save_mu);
+	rc = save_failed >= gen ? -1 : 0;
+	pthread_mutex_unlock(&save_mu);
 	return rc;
 }
 

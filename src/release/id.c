@@ -35,13 +35,30 @@ int release_label_valid(const char *label)
 	return 1;
 }
 
+/* Length of the optional ".NN" sequence after the timestamp (0 or 3). */
+static size_t seq_len(const char *id)
+{
+	const char *p = id + RELEASE_TS_LEN;
+	if (p[0] == '.' && isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+	    (p[1] != '0' || p[2] != '0'))
+		return 3;
+	return 0;
+}
+
 int release_id_valid(const char *id)
 {
 	if (strlen(id) < RELEASE_TS_LEN || !ts_valid(id))
 		return 0;
-	if (!id[RELEASE_TS_LEN])
+	const char *p = id + RELEASE_TS_LEN + seq_len(id);
+	if (!*p)
 		return 1;
-	return id[RELEASE_TS_LEN] == '-' && release_label_valid(id + RELEASE_TS_LEN + 1);
+	return p[0] == '-' && release_label_valid(p + 1);
+}
+
+const char *release_id_label(const char *id)
+{
+	const char *p = id + RELEASE_TS_LEN + seq_len(id);
+	return *p == '-' ? p + 1 : NULL;
 }
 
 static time_t ts_parse(const char *id)
@@ -55,23 +72,49 @@ static time_t ts_parse(const char *id)
 	return timegm(&tm);
 }
 
+static void ts_format(char out[RELEASE_TS_LEN + 1], time_t t)
+{
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, RELEASE_TS_LEN + 1, "%Y%m%dT%H%M%SZ", &tm);
+}
+
 char *release_id_make(const struct strlist *existing, time_t now, const char *label)
 {
-	time_t t = now;
+	/* the newest existing second, and the highest sequence used in it */
+	time_t newest = (time_t)-1;
+	int seq = 0;
 	for (size_t i = 0; i < existing->nr; i++) {
-		if (!release_id_valid(existing->items[i]))
+		const char *id = existing->items[i];
+		if (!release_id_valid(id))
 			continue;
-		time_t e = ts_parse(existing->items[i]);
-		if (e != (time_t)-1 && e >= t)
-			t = e + 1;
+		time_t e = ts_parse(id);
+		int n = seq_len(id) ? (id[RELEASE_TS_LEN + 1] - '0') * 10 + id[RELEASE_TS_LEN + 2] - '0' : 0;
+		if (e > newest) {
+			newest = e;
+			seq = n;
+		} else if (e == newest && n > seq) {
+			seq = n;
+		}
 	}
-	struct tm tm;
-	char ts[32];
-	gmtime_r(&t, &tm);
-	strftime(ts, sizeof(ts), "%Y%m%dT%H%M%SZ", &tm);
-	if (label && *label)
-		return xasprintf("%s-%s", ts, label);
-	return xstrdup(ts);
+	char ts[RELEASE_TS_LEN + 1];
+	char *base;
+	if (newest == (time_t)-1 || now > newest) {
+		ts_format(ts, now);
+		base = xstrdup(ts);
+	} else if (seq < 99) {
+		/* same second as the newest (or a clock behind it): stay in that second */
+		ts_format(ts, newest);
+		base = xasprintf("%s.%02d", ts, seq + 1);
+	} else {
+		ts_format(ts, newest + 1);
+		base = xstrdup(ts);
+	}
+	if (!label || !*label)
+		return base;
+	char *id = xasprintf("%s-%s", base, label);
+	free(base);
+	return id;
 }
 
 int release_id_time(const char *id, char out[21])

@@ -75,9 +75,16 @@ int root_create(struct root *r, const char *path)
 	root_paths(r, path);
 	const char *dirs[] = { r->path, r->releases, r->shared, r->meta, r->objects,
 			       r->manifests, r->staging, r->pins, r->cache };
-	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
+		struct stat st;
+		int existed = !stat(dirs[i], &st);
 		if (fs_mkdir_p(dirs[i], i >= 3 ? 0700 : 0755) < 0)
 			return -1;
+		/* the web server must traverse the root, releases/ and shared/
+		 * whatever the umask; directories that existed keep their modes */
+		if (!existed && i < 3 && chmod(dirs[i], 0755) < 0)
+			return error_errno("cannot set the mode of '%s'", dirs[i]);
+	}
 	/* objects must be readable by the web server through the links */
 	chmod(r->meta, 0711);
 	chmod(r->objects, 0711);

@@ -64,7 +64,7 @@ static int seed_shared(struct store *s, struct manifest *m, const char *p)
 				   p, s->root->shared, dst, p);
 			goto out;
 		}
-		if (mkdir(tmp, 0755) < 0) {
+		if (mkdir(tmp, 0755) < 0 || chmod(tmp, 0755) < 0) {
 			rc = error_errno("cannot create '%s'", tmp);
 			goto out;
 		}
@@ -158,6 +158,11 @@ int stage_build(struct store *s, const struct manifest *m, const char *dir, cons
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return error_errno("cannot open '%s'", dir);
+	/* the top of a release is 0755 whatever the umask: the web server enters it */
+	if (fchmod(dfd, 0755) < 0) {
+		close(dfd);
+		return error_errno("cannot set the mode of '%s'", dir);
+	}
 	int rc = 0;
 	struct buf full = BUF_INIT;
 	for (size_t i = 0; i < m->nr && !rc; i++) {

@@ -141,3 +141,24 @@ load helpers
 	[ ! -e "$ROOT/current/node_modules/.cache" ]
 	[ -e "$ROOT/current/node_modules/keep.js" ]
 }
+
+@test "a restrictive umask does not lock the web server out" {
+	mkdir -p "$SRC/sub"
+	( umask 077; "$CUTOVER" init "$ROOT" && "$CUTOVER" deploy "$SRC" --to "$ROOT" )
+	[ "$(stat -c %a "$ROOT")" = 755 ]
+	[ "$(stat -c %a "$ROOT/releases")" = 755 ]
+	[ "$(stat -c %a "$ROOT/releases/$(current_id)")" = 755 ]
+	chmod 755 "$T"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$ROOT/current/index.html"
+	[ "$status" -eq 0 ]
+}
+
+@test "--quiet prints only errors" {
+	cutover init "$ROOT"
+	run cutover deploy "$SRC" --to "$ROOT" --quiet
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run cutover rollback --to "$ROOT" -q
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"oldest release"* ]]
+}

@@ -36,6 +36,12 @@ static void ids_valid(void **state)
 	assert_true(release_id_valid("20261122T083106Z-v1.2_rc-3"));
 	assert_true(release_id_valid("20000229T235959Z"));
 	assert_true(release_id_valid("20261122T083106Z-0123456789012345678901234567890123456789"));
+	assert_true(release_id_valid("20261122T083106Z.01"));
+	assert_true(release_id_valid("20261122T083106Z.99-abc"));
+	assert_string_equal(release_id_label("20261122T083106Z.07-v1.2"), "v1.2");
+	assert_string_equal(release_id_label("20261122T083106Z-a1b"), "a1b");
+	assert_null(release_id_label("20261122T083106Z.07"));
+	assert_null(release_id_label("20261122T083106Z"));
 }
 
 static void ids_invalid(void **state)
@@ -67,6 +73,12 @@ static void ids_invalid(void **state)
 		"20261122T240000Z",
 		"20261122T086000Z",
 		"20261122T083160Z",
+		/* malformed sequences */
+		"20261122T083106Z.00",
+		"20261122T083106Z.1",
+		"20261122T083106Z.100",
+		"20261122T083106Z.ab",
+		"20261122T083106Z.01x",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		if (release_id_valid(bad[i]))
@@ -101,33 +113,37 @@ static void make_uses_the_clock_when_it_is_ahead(void **state)
 	assert_make(old, 3, now, NULL, "20261122T083106Z");
 }
 
-static void make_bumps_within_the_same_second(void **state)
+static void make_numbers_deploys_within_the_same_second(void **state)
 {
 	time_t now = at(2026, 11, 22, 8, 31, 6);
 	const char *same[] = { "20261122T083106Z" };
-	assert_make(same, 1, now, NULL, "20261122T083107Z");
+	assert_make(same, 1, now, NULL, "20261122T083106Z.01");
 	const char *labelled[] = { "20200101T000000Z", "20261122T083106Z-abc" };
-	assert_make(labelled, 2, now, "def", "20261122T083107Z-def");
-	/* the bump carries into the next day, month and year */
-	const char *eoy[] = { "20261231T235959Z" };
-	assert_make(eoy, 1, at(2026, 12, 31, 23, 59, 59), NULL, "20270101T000000Z");
+	assert_make(labelled, 2, now, "def", "20261122T083106Z.01-def");
+	const char *more[] = { "20261122T083106Z-a", "20261122T083106Z.01-b", "20261122T083106Z.02" };
+	assert_make(more, 3, now, NULL, "20261122T083106Z.03");
+	/* the sequence does not outlive its second */
+	assert_make(more, 3, now + 1, "x", "20261122T083107Z-x");
+	/* after 99 in one second, the next second */
+	const char *full[] = { "20261231T235959Z.99" };
+	assert_make(full, 1, at(2026, 12, 31, 23, 59, 59), NULL, "20270101T000000Z");
 }
 
-static void make_moves_past_an_existing_id_ahead_of_the_clock(void **state)
+static void make_stays_in_the_newest_second_when_the_clock_is_behind(void **state)
 {
 	time_t now = at(2026, 11, 22, 8, 31, 6);
 	const char *ahead[] = { "20261122T083000Z", "20261122T090000Z-later", "20261122T085959Z" };
-	assert_make(ahead, 3, now, NULL, "20261122T090001Z");
+	assert_make(ahead, 3, now, NULL, "20261122T090000Z.01");
 	const char *far[] = { "20300101T000000Z" };
-	assert_make(far, 1, now, "x", "20300101T000001Z-x");
+	assert_make(far, 1, now, "x", "20300101T000000Z.01-x");
 }
 
 static void make_ignores_what_is_not_an_id(void **state)
 {
 	time_t now = at(2026, 11, 22, 8, 31, 6);
 	const char *junk[] = { "garbage", "29991231T235959", "29991231T235959Z-", "29991301T000000Z",
-			       "20261122T083106Z" };
-	assert_make(junk, ARRAY_SIZE(junk), now, NULL, "20261122T083107Z");
+			       "29991231T235959Z.00", "20261122T083106Z" };
+	assert_make(junk, ARRAY_SIZE(junk), now, NULL, "20261122T083106Z.01");
 }
 
 static void make_appends_the_label(void **state)
@@ -155,7 +171,8 @@ static void made_ids_sort_as_strings_in_time_order(void **state)
 		strlist_push(&l, id);
 		free(id);
 	}
-	assert_string_equal(prev, "20261122T083209Z-0");
+	/* twelve deploys with a clock standing still and then behind: one second, numbered */
+	assert_string_equal(prev, "20261122T083158Z.11-0");
 	free(prev);
 	strlist_clear(&l);
 }
@@ -164,6 +181,8 @@ static void time_of_an_id(void **state)
 {
 	char out[21];
 	assert_int_equal(release_id_time("20261122T083106Z", out), 0);
+	assert_string_equal(out, "2026-11-22T08:31:06Z");
+	assert_int_equal(release_id_time("20261122T083106Z.03-x", out), 0);
 	assert_string_equal(out, "2026-11-22T08:31:06Z");
 	assert_int_equal(release_id_time("20000229T235959Z-abc", out), 0);
 	assert_string_equal(out, "2000-02-29T23:59:59Z");
@@ -179,8 +198,8 @@ int main(void)
 		cmocka_unit_test(ids_invalid),
 		cmocka_unit_test(labels),
 		cmocka_unit_test(make_uses_the_clock_when_it_is_ahead),
-		cmocka_unit_test(make_bumps_within_the_same_second),
-		cmocka_unit_test(make_moves_past_an_existing_id_ahead_of_the_clock),
+		cmocka_unit_test(make_numbers_deploys_within_the_same_second),
+		cmocka_unit_test(make_stays_in_the_newest_second_when_the_clock_is_behind),
 		cmocka_unit_test(make_ignores_what_is_not_an_id),
 		cmocka_unit_test(make_appends_the_label),
 		cmocka_unit_test(made_ids_sort_as_strings_in_time_order),
