@@ -8,13 +8,16 @@
 #   cutover  'cutover proxy deploy' (health check, switch, drain)
 #   haproxy  runtime API: 'set server be/sN state ready|maint' (nbthread 1)
 #   nginx    rewrite the upstream and 'nginx -s reload' (worker_processes 1)
-# Prints a Markdown table: requests/s, p50/p99 latency, socket errors,
-# non-2xx answers, switches done.
+# The three run in turn, ROUNDS times (the CPUs are shared, so one run of
+# each says little). Prints a Markdown table: median requests/s, median
+# p50/p99 latency, and over all rounds: socket errors, non-2xx answers,
+# switches done.
 #
-# usage: bench/proxy-bench.sh [DURATION_SECONDS]   (make bench-proxy)
+# usage: bench/proxy-bench.sh [DURATION_SECONDS [ROUNDS]]   (make bench-proxy)
 set -u
 cd "$(dirname "$0")/.."
 DURATION=${1:-${DURATION:-10}}
+ROUNDS=${2:-${ROUNDS:-3}}
 CUTOVER=$PWD/cutover
 for t in nginx haproxy wrk python3; do
 	command -v $t > /dev/null || { echo "proxy-bench: '$t' is missing (scripts/deps.sh bench)" >&2; exit 1; }
@@ -95,12 +98,22 @@ run_case() {
 	wait $wrk
 	local rps p50 p99 errs non2xx
 	rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$DIR/$name.wrk")
-	p50=$(awk '$1 == "50%" {print $2}' "$DIR/$name.wrk")
-	p99=$(awk '$1 == "99%" {print $2}' "$DIR/$name.wrk")
+	# wrk writes 950.00us, 1.20ms, 1.05s: all in ms here
+	local to_ms='{v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
+		printf "%.2f", u == "us" ? v / 1000 : u == "s" ? v * 1000 : u == "m" ? v * 60000 : v}'
+	p50=$(awk '$1 == "50%" '"$to_ms" "$DIR/$name.wrk")
+	p99=$(awk '$1 == "99%" '"$to_ms" "$DIR/$name.wrk")
 	errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$DIR/$name.wrk")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' "$DIR/$name.wrk")
-	printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' "$4" "$rps" "$p50" "$p99" "${errs:-0}" \
-		"${non2xx:-0}" "$n"
+	echo "$rps $p50 $p99 ${errs:-0} ${non2xx:-0} $n" >> "$DIR/$name.rounds"
+}
+
+# median of column COL over the rounds of NAME; sum for the counters
+median() { cut -d' ' -f"$2" "$DIR/$1.rounds" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+total() { cut -d' ' -f"$2" "$DIR/$1.rounds" | awk '{s+=$1} END {print s}'; }
+report() { # NAME LABEL
+	printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' "$2" "$(median "$1" 1)" "$(median "$1" 2)ms" \
+		"$(median "$1" 3)ms" "$(total "$1" 4)" "$(total "$1" 5)" "$(total "$1" 6)"
 }
 
 # --- cutover
@@ -182,10 +195,16 @@ wait_port $CP
 wait_port $HP
 wait_port $NP
 
-echo "wrk -t1 -c50 -d${DURATION}s, keep-alive, switching between two backend servers every 200 ms; $(nproc) CPUs"
+echo "wrk -t1 -c50 -d${DURATION}s, keep-alive, switching between two backend servers every 200 ms;"
+echo "$ROUNDS rounds (median; errors, non-2xx and switches summed); $(nproc) CPUs"
 echo
+for r in $(seq "$ROUNDS"); do
+	run_case cutover $CP cutover_switch
+	run_case haproxy $HP haproxy
+	run_case nginx $NP nginx_switch
+done
 printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' proxy "requests/s" p50 p99 "socket errors" non-2xx switches
 echo "|------------------------------|-----------:|---------:|---------:|--------------:|--------:|---------:|"
-run_case cutover $CP cutover_switch "cutover proxy (deploy)"
-run_case haproxy $HP haproxy "HAProxy $(haproxy -v | awk 'NR==1 {print $3}' | cut -d- -f1) (runtime API)"
-run_case nginx $NP nginx_switch "nginx $(nginx -v 2>&1 | sed 's|.*/||') (reload)"
+report cutover "cutover proxy (deploy)"
+report haproxy "HAProxy $(haproxy -v | awk 'NR==1 {print $3}' | cut -d- -f1) (runtime API)"
+report nginx "nginx $(nginx -v 2>&1 | sed 's|.*/||') (reload)"
