@@ -129,8 +129,12 @@ static void op_step(struct op *op)
 		}
 		int sticky_busy = op->sticky && now - from->last_routed_ms < op->svc->sticky_idle_ms;
 		if (from->inflight == 0 && !sticky_busy) {
+			/*
+			 * Its pooled idle connections stay: a rollback starts warm. They
+			 * go when the old version closes them (seen at once: idle
+			 * connections are watched) or at the idle timeout.
+			 */
 			from->state = T_STANDBY;
-			relay_close_idle(px, from);
 			say(op, "drained '%s': 0 requests in flight after %.1fs", from->addr,
 			    (double)(now - (op->drain_deadline - op->drain_ms)) / 1000);
 			op_end(op, 0);
