@@ -200,6 +200,9 @@ static int admin_request(const char *method, const char *url, int raw)
 				continue;
 			start = (size_t)(end + 4 - in.buf);
 			in_body = 1;
+			/* a refusal is "error: ..." and "exit: N" lines whatever was asked */
+			if (raw && strncmp(in.buf, "HTTP/1.1 200", 12))
+				raw = 0;
 		}
 		/* handle complete lines */
 		for (;;) {
