@@ -9,6 +9,7 @@
 #include "source/statcache.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/workers.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -48,6 +49,50 @@ static int create_marker(struct run *x)
 	return fs_fsync_dir(x->root.staging);
 }
 
+/* The objects of one deploy, each (hash, mode) once, for the workers. */
+struct sender {
+	struct run *x;
+	const struct entry **todo;
+	int take;
+};
+
+static int cmp_object(const void *a, const void *b)
+{
+	const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+	int c = memcmp(x->hash, y->hash, HASH_LEN);
+	return c ? c : (int)(x->mode & 0777) - (int)(y->mode & 0777);
+}
+
+static int send_one(void *ctx, size_t i)
+{
+	struct sender *s = ctx;
+	const struct entry *e = s->todo[i];
+	if (store_has(&s->x->store, e->hash, e->mode))
+		return 0;
+	if (store_put(&s->x->store, e, s->take) < 0)
+		return -1;
+	__atomic_fetch_add(&s->x->new_files, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&s->x->new_bytes, e->size, __ATOMIC_RELAXED);
+	return 0;
+}
+
+/* "Which objects are missing?", then send only those, in parallel. */
+static int send_objects(struct run *x, int take)
+{
+	struct sender s = { x, xcalloc(x->m.nr, sizeof(*s.todo)), take };
+	size_t n = 0, u = 0;
+	for (size_t i = 0; i < x->m.nr; i++)
+		if (x->m.v[i].type == ENT_FILE)
+			s.todo[n++] = &x->m.v[i];
+	qsort(s.todo, n, sizeof(*s.todo), cmp_object);
+	for (size_t i = 0; i < n; i++)
+		if (!u || cmp_object(&s.todo[u - 1], &s.todo[i]))
+			s.todo[u++] = s.todo[i];
+	int rc = workers_run(u, send_one, &s, 0);
+	free(s.todo);
+	return rc;
+}
+
 /* Everything up to a complete, not yet live release in releases/<id>. */
 static int build_release(struct run *x)
 {
@@ -84,15 +129,8 @@ static int build_release(struct run *x)
 	if (store_init(&x->store, &x->root, o->link_mode) < 0)
 		return -1;
 	x->store_ready = 1;
-	for (size_t i = 0; i < x->m.nr; i++) {
-		const struct entry *e = &x->m.v[i];
-		if (e->type != ENT_FILE || store_has(&x->store, e->hash, e->mode))
-			continue;
-		if (store_put(&x->store, e, spooled) < 0)
-			return -1;
-		x->new_files++;
-		x->new_bytes += e->size;
-	}
+	if (send_objects(x, spooled) < 0)
+		return -1;
 	crashpoint("objects");
 
 	if (stage_apply_paths(&x->store, &x->m, &o->shared, &o->writable) < 0)

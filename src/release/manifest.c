@@ -344,13 +344,13 @@ int manifest_write(const struct manifest *m, const char *dir, const char *id)
 	struct buf b = BUF_INIT;
 	char *p = xasprintf("%s/%s.tree", dir, id);
 	manifest_format_tree(&b, m);
-	int rc = fs_write_atomic(p, b.buf, b.len, 0444);
+	int rc = fs_write_replace(p, b.buf, b.len, 0444);
 	free(p);
 	if (!rc) {
 		buf_reset(&b);
 		manifest_format_sha256(&b, m);
 		p = xasprintf("%s/%s.sha256", dir, id);
-		rc = fs_write_atomic(p, b.buf, b.len, 0444);
+		rc = fs_write_replace(p, b.buf, b.len, 0444);
 		free(p);
 	}
 	buf_release(&b);

@@ -65,7 +65,8 @@ int manifest_finish(struct manifest *m, const char *what);
 /* Binary search on a finished manifest. */
 struct entry *manifest_find(const struct manifest *m, const char *path);
 
-/* Write <dir>/<id>.sha256 and <dir>/<id>.tree atomically. */
+/* Write <dir>/<id>.sha256 and <dir>/<id>.tree atomically (rename); the
+ * caller makes them durable (deploy calls syncfs before the switch). */
 int manifest_write(const struct manifest *m, const char *dir, const char *id);
 /* Read <dir>/<id>.tree. Returns 0, or -1 (reported) when missing or corrupt. */
 int manifest_read(struct manifest *m, const char *dir, const char *id);

@@ -1,6 +1,7 @@
 #include "release/stage.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/workers.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -149,6 +150,48 @@ int stage_apply_paths(struct store *s, struct manifest *m, const struct strlist 
 	return manifest_finish(m, "shared paths");
 }
 
+struct builder {
+	struct store *s;
+	const struct manifest *m;
+	const char *dir, *id;
+	int dfd;
+};
+
+/* One non-directory entry; the directories exist already. */
+static int build_one(void *ctx, size_t i)
+{
+	struct builder *b = ctx;
+	const struct entry *e = &b->m->v[i];
+	int rc = 0;
+	switch (e->type) {
+	case ENT_DIR:
+		break;
+	case ENT_FILE: {
+		char *full = xasprintf("%s/%s", b->dir, e->path);
+		rc = store_materialise(b->s, e, full, e->flags & ENT_WRITABLE);
+		free(full);
+		break;
+	}
+	case ENT_LINK:
+		if (symlinkat(e->target, b->dfd, e->path) < 0)
+			rc = error_errno("cannot create symlink '%s/%s'", b->dir, e->path);
+		break;
+	case ENT_SHARED: {
+		char *final_dir = xasprintf("releases/%s/%s", b->id, e->path);
+		*strrchr(final_dir, '/') = 0;
+		char *to = xasprintf("shared/%s", e->path);
+		char *rel = path_relative_link(final_dir, to);
+		if (symlinkat(rel, b->dfd, e->path) < 0)
+			rc = error_errno("cannot create link '%s/%s' to the shared path", b->dir, e->path);
+		free(final_dir);
+		free(to);
+		free(rel);
+		break;
+	}
+	}
+	return rc;
+}
+
 int stage_build(struct store *s, const struct manifest *m, const char *dir, const char *id)
 {
 	mode_t um = umask(0);
@@ -164,45 +207,23 @@ int stage_build(struct store *s, const struct manifest *m, const char *dir, cons
 		return error_errno("cannot set the mode of '%s'", dir);
 	}
 	int rc = 0;
-	struct buf full = BUF_INIT;
+	/* directories first, in order (parents sort before children) ... */
 	for (size_t i = 0; i < m->nr && !rc; i++) {
 		const struct entry *e = &m->v[i];
-		buf_reset(&full);
-		buf_addf(&full, "%s/%s", dir, e->path);
-		switch (e->type) {
-		case ENT_DIR:
-			if (mkdirat(dfd, e->path, 0700 | e->mode) < 0)
-				rc = error_errno("cannot create directory '%s'", full.buf);
-			break;
-		case ENT_FILE:
-			rc = store_materialise(s, e, full.buf, e->flags & ENT_WRITABLE);
-			break;
-		case ENT_LINK:
-			if (symlinkat(e->target, dfd, e->path) < 0)
-				rc = error_errno("cannot create symlink '%s'", full.buf);
-			break;
-		case ENT_SHARED: {
-			char *final_dir = xasprintf("releases/%s/%s", id, e->path);
-			*strrchr(final_dir, '/') = 0;
-			char *to = xasprintf("shared/%s", e->path);
-			char *rel = path_relative_link(final_dir, to);
-			if (symlinkat(rel, dfd, e->path) < 0)
-				rc = error_errno("cannot create link '%s' to the shared path", full.buf);
-			free(final_dir);
-			free(to);
-			free(rel);
-			break;
-		}
-		}
+		if (e->type == ENT_DIR && mkdirat(dfd, e->path, 0700 | e->mode) < 0)
+			rc = error_errno("cannot create directory '%s/%s'", dir, e->path);
 	}
-	/* directories get their exact modes last, deepest first, so none blocks its own filling */
+	/* ... then files and links on every CPU ... */
+	struct builder b = { s, m, dir, id, dfd };
+	if (!rc)
+		rc = workers_run(m->nr, build_one, &b, 0);
+	/* ... and the exact directory modes last, deepest first, so none blocks its own filling */
 	for (size_t i = m->nr; i-- > 0 && !rc;) {
 		const struct entry *e = &m->v[i];
 		if (e->type == ENT_DIR && ((0700 | e->mode) & ~um) != e->mode &&
 		    fchmodat(dfd, e->path, e->mode, 0) < 0)
 			rc = error_errno("cannot set the mode of '%s/%s'", dir, e->path);
 	}
-	buf_release(&full);
 	close(dfd);
 	return rc;
 }

@@ -57,7 +57,8 @@ int store_has(const struct store *s, const unsigned char *hash, unsigned mode)
 
 static char *tmp_name(struct store *s)
 {
-	return xasprintf("%s/%d-%u", s->tmpdir, (int)getpid(), s->tmp_seq++);
+	return xasprintf("%s/%d-%u", s->tmpdir, (int)getpid(),
+			 __atomic_fetch_add(&s->tmp_seq, 1, __ATOMIC_RELAXED));
 }
 
 /*

@@ -3,6 +3,7 @@
 #include "source/statcache.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/workers.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,8 @@ struct walk {
 	const struct source_opts *o;
 	struct source_stats *st;
 	struct statcache cache;
+	size_t *todo; /* entries the stat cache did not know: hashed after the walk, in parallel */
+	size_t todo_nr, todo_alloc;
 };
 
 static int64_t ns_of(const struct timespec *t)
@@ -23,7 +26,7 @@ static int64_t ns_of(const struct timespec *t)
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
 }
 
-static int add_file(struct walk *w, int dfd, const char *name, const char *rel,
+static int add_file(struct walk *w, const char *rel,
 		    const struct stat *sb)
 {
 	struct entry *e = manifest_add(w->m, rel, ENT_FILE);
@@ -41,7 +44,18 @@ static int add_file(struct walk *w, int dfd, const char *name, const char *rel,
 		memcpy(e->hash, cached, HASH_LEN);
 		return 0;
 	}
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ALLOC_GROW(w->todo, w->todo_nr + 1, w->todo_alloc);
+	w->todo[w->todo_nr++] = w->m->nr - 1;
+	w->st->hashed_files++;
+	w->st->hashed_bytes += e->size;
+	return 0;
+}
+
+static int hash_one(void *ctx, size_t i)
+{
+	struct walk *w = ctx;
+	struct entry *e = &w->m->v[w->todo[i]];
+	int fd = open(e->origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return error_errno("cannot read '%s'", e->origin);
 	uint64_t size;
@@ -54,8 +68,6 @@ static int add_file(struct walk *w, int dfd, const char *name, const char *rel,
 	if (size != e->size)
 		return error("'%s' changed while it was being read; deploy again once it is stable",
 			     e->origin);
-	w->st->hashed_files++;
-	w->st->hashed_bytes += size;
 	return 0;
 }
 
@@ -91,7 +103,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 			continue;
 		}
 		if (S_ISREG(sb.st_mode)) {
-			rc = add_file(w, dirfd(d), name, sub, &sb);
+			rc = add_file(w, sub, &sb);
 		} else if (S_ISDIR(sb.st_mode)) {
 			manifest_add(w->m, sub, ENT_DIR)->mode = sb.st_mode & 07777;
 			int fd = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -128,7 +140,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 int source_read_dir(const char *dir, struct manifest *m, const struct source_opts *o,
 		    struct source_stats *st)
 {
-	struct walk w = { dir, m, o, st, STATCACHE_INIT };
+	struct walk w = { dir, m, o, st, STATCACHE_INIT, NULL, 0, 0 };
 	struct timespec start;
 	clock_gettime(CLOCK_REALTIME, &start);
 	statcache_load(&w.cache, o->stat_cache);
@@ -138,6 +150,9 @@ int source_read_dir(const char *dir, struct manifest *m, const struct source_opt
 		rc = error_errno("cannot read directory '%s'", dir);
 	else
 		rc = walk_dir(&w, fd, "");
+	if (!rc)
+		rc = workers_run(w.todo_nr, hash_one, &w, 0);
+	free(w.todo);
 	statcache_release(&w.cache);
 	return rc;
 }

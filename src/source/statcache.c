@@ -74,7 +74,7 @@ int statcache_save(const struct manifest *m, const char *file, int64_t start_ns)
 			 (long long)e->mtime_ns, (long long)e->ctime_ns, (unsigned long long)e->ino,
 			 e->path);
 	}
-	int rc = fs_write_atomic(file, b.buf, b.len, 0600);
+	int rc = fs_write_replace(file, b.buf, b.len, 0600);
 	buf_release(&b);
 	return rc;
 }

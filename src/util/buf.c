@@ -93,6 +93,21 @@ int buf_vaddf(struct buf *b, const char *fmt, va_list ap)
 {
 	va_list cp;
 	int n;
+	if (b->alloc > b->len + 1) {
+		/* most appends fit: format once, straight into the buffer */
+		va_copy(cp, ap);
+		n = vsnprintf(b->buf + b->len, b->alloc - b->len, fmt, cp);
+		va_end(cp);
+		if (n < 0) {
+			b->buf[b->len] = 0;
+			return -1;
+		}
+		if ((size_t)n < b->alloc - b->len) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		b->buf[b->len] = 0;
+	}
 	va_copy(cp, ap);
 	n = vsnprintf(NULL, 0, fmt, cp);
 	va_end(cp);

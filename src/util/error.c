@@ -1,9 +1,11 @@
 #include "util/error.h"
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 
 int log_quiet;
 static char last_error[1024];
+static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 
 const char *error_last(void)
 {
@@ -14,6 +16,7 @@ static void report(const char *prefix, const char *fmt, va_list ap, int err)
 {
 	char msg[4096];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	pthread_mutex_lock(&report_lock);
 	if (!strcmp(prefix, "error: ")) {
 		if (err)
 			snprintf(last_error, sizeof(last_error), "%.900s: %.100s", msg, strerror(err));
@@ -24,6 +27,7 @@ static void report(const char *prefix, const char *fmt, va_list ap, int err)
 		fprintf(stderr, "cutover: %s%s: %s\n", prefix, msg, strerror(err));
 	else
 		fprintf(stderr, "cutover: %s%s\n", prefix, msg);
+	pthread_mutex_unlock(&report_lock);
 }
 
 int exit_status(int rc)

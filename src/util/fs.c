@@ -226,7 +226,19 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, int durable);
+
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file(path, data, len, mode, 1);
+}
+
+int fs_write_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return write_file(path, data, len, mode, 0);
+}
+
+static int write_file(const char *path, const void *data, size_t len, mode_t mode, int durable)
 {
 	char *tmp = xasprintf("%s.tmp-%d", path, (int)getpid());
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -235,7 +247,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		free(tmp);
 		return -1;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		error_errno("cannot write '%s'", tmp);
 		goto fail;
 	}
@@ -250,7 +262,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		goto fail;
 	}
 	free(tmp);
-	return fs_fsync_parent(path);
+	return durable ? fs_fsync_parent(path) : 0;
 fail:
 	if (fd >= 0)
 		close(fd);

@@ -24,6 +24,9 @@ int fs_fsync_parent(const char *path);
 /* Write `len` bytes to `path` atomically: temp file in the same directory,
  * fsync, rename, fsync of the directory. Returns 0 or -1 (reported). */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The same without the fsyncs, for files a later syncfs(2) makes durable
+ * before anything depends on them, and for caches. */
+int fs_write_replace(const char *path, const void *data, size_t len, mode_t mode);
 /* Read a whole file, failing (reported) when it is larger than `max`.
  * Returns 0, -1; with errno ENOENT and no message when `missing_ok` and absent (returns 1). */
 int fs_read_file(struct buf *out, const char *path, size_t max, int missing_ok);

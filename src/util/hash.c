@@ -34,7 +34,7 @@ void hash_end(struct hash_ctx *c, unsigned char out[HASH_LEN])
 
 int hash_fd(int fd, unsigned char out[HASH_LEN], uint64_t *size)
 {
-	static char chunk[1 << 18];
+	static __thread char chunk[1 << 18]; /* per thread: workers hash in parallel */
 	struct hash_ctx *c = hash_begin();
 	uint64_t total = 0;
 	for (;;) {
