@@ -96,6 +96,16 @@ struct entry *manifest_find(const struct manifest *m, const char *path)
 	return NULL;
 }
 
+/* Parents are pushed mostly in runs; look back a few items before adding a duplicate
+ * (duplicates are harmless: they are dropped after sorting). */
+static int strlist_has_sorted_tail(const struct strlist *l, const char *s)
+{
+	for (size_t i = l->nr, n = 0; i-- > 0 && n < 8; n++)
+		if (!strcmp(l->items[i], s))
+			return 1;
+	return 0;
+}
+
 static void sort_dedupe(struct manifest *m)
 {
 	qsort(m->v, m->nr, sizeof(*m->v), cmp_entry);
@@ -205,23 +215,34 @@ int manifest_finish(struct manifest *m, const char *what)
 {
 	sort_dedupe(m);
 
-	/* implied parent directories: collect every parent, then add the unlisted */
+	/* implied parent directories: only the parents nobody listed (a walk lists
+	 * them all; archives often do not), looked up in the sorted entries */
 	struct strlist parents = STRLIST_INIT;
-	for (size_t i = 0; i < m->nr; i++) {
-		char *p = xstrdup(m->v[i].path);
-		for (char *s = strrchr(p, '/'); s; s = strrchr(p, '/')) {
-			*s = 0;
-			strlist_push(&parents, p);
+	size_t given = m->nr;
+	struct manifest head = { m->v, given, 0 };
+	char pdir[4096];
+	for (size_t i = 0; i < given; i++) {
+		const char *slash = strrchr(m->v[i].path, '/');
+		if (!slash || (size_t)(slash - m->v[i].path) >= sizeof(pdir))
+			continue;
+		memcpy(pdir, m->v[i].path, (size_t)(slash - m->v[i].path));
+		pdir[slash - m->v[i].path] = 0;
+		/* climb until an ancestor is known */
+		for (;;) {
+			if (manifest_find(&head, pdir) ||
+			    (parents.nr && !strcmp(parents.items[parents.nr - 1], pdir)) ||
+			    strlist_has_sorted_tail(&parents, pdir))
+				break;
+			strlist_push(&parents, pdir);
+			char *up = strrchr(pdir, '/');
+			if (!up)
+				break;
+			*up = 0;
 		}
-		free(p);
 	}
 	strlist_sort(&parents);
-	size_t given = m->nr;
 	for (size_t i = 0; i < parents.nr; i++) {
 		if (i && !strcmp(parents.items[i], parents.items[i - 1]))
-			continue;
-		struct manifest head = { m->v, given, 0 };
-		if (manifest_find(&head, parents.items[i]))
 			continue;
 		manifest_add(m, parents.items[i], ENT_DIR)->mode = 0755;
 	}

@@ -166,12 +166,9 @@ static int build_one(void *ctx, size_t i)
 	switch (e->type) {
 	case ENT_DIR:
 		break;
-	case ENT_FILE: {
-		char *full = xasprintf("%s/%s", b->dir, e->path);
-		rc = store_materialise(b->s, e, full, e->flags & ENT_WRITABLE);
-		free(full);
+	case ENT_FILE:
+		rc = store_materialise_at(b->s, e, b->dfd, e->path, e->flags & ENT_WRITABLE);
 		break;
-	}
 	case ENT_LINK:
 		if (symlinkat(e->target, b->dfd, e->path) < 0)
 			rc = error_errno("cannot create symlink '%s/%s'", b->dir, e->path);

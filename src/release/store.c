@@ -26,6 +26,18 @@ int store_init(struct store *s, struct root *r, enum link_mode mode)
 	s->root = r;
 	s->mode = mode;
 	s->tmpdir = path_join(r->objects, "tmp");
+	s->umask = umask(0);
+	umask(s->umask);
+	s->objfd = open(r->objects, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->objfd < 0)
+		return error_errno("cannot open '%s'", r->objects);
+	/* the 256 fan-out directories, once per root */
+	char name[3];
+	for (int i = 0; i < 256; i++) {
+		snprintf(name, sizeof(name), "%02x", i);
+		if (mkdirat(s->objfd, name, 0711) < 0 && errno != EEXIST)
+			return error_errno("cannot create '%s/%s'", r->objects, name);
+	}
 	return fs_mkdir_p(s->tmpdir, 0700);
 }
 
@@ -33,6 +45,16 @@ void store_release(struct store *s)
 {
 	free(s->tmpdir);
 	s->tmpdir = NULL;
+	if (s->objfd >= 0)
+		close(s->objfd);
+	s->objfd = -1;
+}
+
+void store_object_name(char out[STORE_NAME_MAX], const unsigned char *hash, unsigned mode)
+{
+	char hex[HASH_HEX + 1];
+	hash_to_hex(hex, hash);
+	snprintf(out, STORE_NAME_MAX, "%.2s/%s-%o", hex, hex + 2, mode & 0777);
 }
 
 unsigned store_object_mode(unsigned mode)
@@ -49,10 +71,9 @@ char *store_object_path(const struct store *s, const unsigned char *hash, unsign
 
 int store_has(const struct store *s, const unsigned char *hash, unsigned mode)
 {
-	char *p = store_object_path(s, hash, mode);
-	int ok = !access(p, F_OK);
-	free(p);
-	return ok;
+	char name[STORE_NAME_MAX];
+	store_object_name(name, hash, mode);
+	return !faccessat(s->objfd, name, F_OK, AT_EACCESS);
 }
 
 static char *tmp_name(struct store *s)
@@ -102,6 +123,66 @@ static int install(struct store *s, const char *tmp, const char *obj)
 	return error_errno("cannot move '%s' to '%s'", tmp, obj);
 }
 
+/* Refuse a copy whose source changed since it was hashed. */
+static int changed_since_hashed(const struct entry *e, const struct stat *before,
+				const struct stat *after)
+{
+	if ((uint64_t)after->st_size == e->size && before->st_mtim.tv_sec == after->st_mtim.tv_sec &&
+	    before->st_mtim.tv_nsec == after->st_mtim.tv_nsec &&
+	    before->st_ctim.tv_sec == after->st_ctim.tv_sec &&
+	    before->st_ctim.tv_nsec == after->st_ctim.tv_nsec &&
+	    (int64_t)after->st_mtim.tv_sec * 1000000000 + after->st_mtim.tv_nsec == e->mtime_ns &&
+	    (int64_t)after->st_ctim.tv_sec * 1000000000 + after->st_ctim.tv_nsec == e->ctime_ns)
+		return 0;
+	error("'%s' changed while it was being deployed; deploy again once it is stable", e->origin);
+	return 1;
+}
+
+/*
+ * Copy `fd` into an unnamed file in the object's own fan-out directory and
+ * give it its name with one linkat(2): no temporary name, no rename.
+ * Returns 0, -1 (reported), or 1 when the file system has no O_TMPFILE.
+ */
+static int put_tmpfile(struct store *s, const struct entry *e, int fd, const char *obj)
+{
+	char name[STORE_NAME_MAX];
+	unsigned omode = store_object_mode(e->mode);
+	store_object_name(name, e->hash, e->mode);
+	name[2] = 0;
+	int out = openat(s->objfd, name, O_TMPFILE | O_WRONLY | O_CLOEXEC, omode | 0200);
+	name[2] = '/';
+	if (out < 0) {
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT)
+			return 1;
+		return error_errno("cannot create an object in '%s'", s->root->objects);
+	}
+	struct stat before, after;
+	int rc = -1;
+	if (fstat(fd, &before) < 0 || fs_copy_data(fd, e->origin, out, obj) < 0 ||
+	    fstat(fd, &after) < 0)
+		goto done;
+	if (changed_since_hashed(e, &before, &after))
+		goto done;
+	if (((omode | 0200) & ~s->umask) != omode && fchmod(out, omode) < 0) {
+		error_errno("cannot set the mode of '%s'", obj);
+		goto done;
+	}
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
+	if (linkat(AT_FDCWD, proc, s->objfd, name, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST) {
+		if (errno == ENOENT && access("/proc/self/fd", F_OK) < 0) {
+			rc = 1; /* no /proc: the temporary-name way */
+			goto done;
+		}
+		error_errno("cannot link object '%s'", obj);
+		goto done;
+	}
+	rc = 0;
+done:
+	close(out);
+	return rc;
+}
+
 int store_put(struct store *s, const struct entry *e, int take)
 {
 	unsigned omode = store_object_mode(e->mode);
@@ -121,6 +202,12 @@ int store_put(struct store *s, const struct entry *e, int take)
 		error_errno("cannot read '%s'", e->origin);
 		goto out;
 	}
+	int r = put_tmpfile(s, e, fd, obj);
+	if (r != 1) {
+		close(fd);
+		rc = r;
+		goto out;
+	}
 	struct stat before, after;
 	char *tmp = tmp_name(s);
 	if (fstat(fd, &before) < 0 || fs_copy_fd(fd, e->origin, tmp, omode) < 0 ||
@@ -132,12 +219,7 @@ int store_put(struct store *s, const struct entry *e, int take)
 	}
 	close(fd);
 	/* the hash was computed from what the walk saw; the copy must be of the same bytes */
-	if ((uint64_t)after.st_size != e->size || before.st_mtim.tv_sec != after.st_mtim.tv_sec ||
-	    before.st_mtim.tv_nsec != after.st_mtim.tv_nsec ||
-	    (int64_t)after.st_mtim.tv_sec * 1000000000 + after.st_mtim.tv_nsec != e->mtime_ns ||
-	    (int64_t)after.st_ctim.tv_sec * 1000000000 + after.st_ctim.tv_nsec != e->ctime_ns) {
-		error("'%s' changed while it was being deployed; deploy again once it is stable",
-		      e->origin);
+	if (changed_since_hashed(e, &before, &after)) {
 		unlink(tmp);
 		free(tmp);
 		goto out;
@@ -169,42 +251,51 @@ static int refresh_object(struct store *s, const char *obj, unsigned omode)
 	return rc;
 }
 
-static int copy_object(const char *obj, const char *dst, unsigned mode)
+static int copy_object(struct store *s, const char *name, const char *obj, int dfd,
+		       const char *dst, unsigned mode)
 {
-	int fd = open(obj, O_RDONLY | O_CLOEXEC);
+	int fd = openat(s->objfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return error_errno("cannot read object '%s'", obj);
-	int rc = fs_copy_fd(fd, obj, dst, mode);
+	int rc = fs_copy_fd_at(fd, obj, dfd, dst, mode);
 	close(fd);
 	return rc;
 }
 
 int store_materialise(struct store *s, const struct entry *e, const char *dst, int writable)
 {
+	return store_materialise_at(s, e, AT_FDCWD, dst, writable);
+}
+
+int store_materialise_at(struct store *s, const struct entry *e, int dfd, const char *dst,
+			 int writable)
+{
 	unsigned omode = store_object_mode(e->mode);
-	char *obj = store_object_path(s, e->hash, e->mode);
+	char name[STORE_NAME_MAX];
+	char *obj = NULL; /* the full path, made only when needed */
 	int rc = 0;
 
+	store_object_name(name, e->hash, e->mode);
+#define OBJ (obj ? obj : (obj = store_object_path(s, e->hash, e->mode)))
 	if (writable) {
-		rc = copy_object(obj, dst, e->mode & 07777);
+		rc = copy_object(s, name, OBJ, dfd, dst, e->mode & 07777);
 		goto out;
 	}
 	switch (s->mode) {
 	case LINK_HARDLINK:
 		for (int attempt = 0;; attempt++) {
-			if (link(obj, dst) == 0)
+			if (linkat(s->objfd, name, dfd, dst, 0) == 0)
 				break;
 			if (errno == EMLINK && attempt == 0) {
-				rc = refresh_object(s, obj, omode);
+				rc = refresh_object(s, OBJ, omode);
 				if (rc)
 					break;
 				continue;
 			}
 			if (errno == EXDEV) {
-				if (!s->fell_back_to_copy)
+				if (!__atomic_exchange_n(&s->fell_back_to_copy, 1, __ATOMIC_RELAXED))
 					note("the object store and the release are on different file systems; copying files");
-				s->fell_back_to_copy = 1;
-				rc = copy_object(obj, dst, omode);
+				rc = copy_object(s, name, OBJ, dfd, dst, omode);
 				break;
 			}
 			rc = error_errno("cannot link '%s'", dst);
@@ -212,12 +303,12 @@ int store_materialise(struct store *s, const struct entry *e, const char *dst, i
 		}
 		break;
 	case LINK_REFLINK: {
-		int fd = open(obj, O_RDONLY | O_CLOEXEC);
+		int fd = openat(s->objfd, name, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
-			rc = error_errno("cannot read object '%s'", obj);
+			rc = error_errno("cannot read object '%s'", OBJ);
 			break;
 		}
-		rc = fs_reflink_fd(fd, dst, omode);
+		rc = fs_reflink_fd_at(fd, dfd, dst, omode);
 		close(fd);
 		if (rc == -2)
 			rc = error("cannot reflink '%s': the file system does not support it; use "
@@ -226,10 +317,11 @@ int store_materialise(struct store *s, const struct entry *e, const char *dst, i
 		break;
 	}
 	case LINK_COPY:
-		rc = copy_object(obj, dst, omode);
+		rc = copy_object(s, name, OBJ, dfd, dst, omode);
 		break;
 	}
 out:
+#undef OBJ
 	free(obj);
 	return rc;
 }

@@ -18,7 +18,13 @@ struct store {
 	int fell_back_to_copy; /* hardlink across file systems: we copy, and say so once */
 	char *tmpdir;
 	unsigned tmp_seq;
+	int objfd;  /* .cutover/objects, so that object names are short relative paths */
+	mode_t umask;
 };
+
+/* "ab/cdef…-644": an object's name below .cutover/objects. */
+#define STORE_NAME_MAX 72
+void store_object_name(char out[STORE_NAME_MAX], const unsigned char *hash, unsigned mode);
 
 int store_init(struct store *s, struct root *r, enum link_mode mode);
 void store_release(struct store *s);
@@ -44,6 +50,9 @@ int store_put(struct store *s, const struct entry *e, int take);
  * systems), a reflink, or a copy; a private writable copy when `writable`.
  */
 int store_materialise(struct store *s, const struct entry *e, const char *dst, int writable);
+/* The same with `dst` relative to directory `dfd`. */
+int store_materialise_at(struct store *s, const struct entry *e, int dfd, const char *dst,
+			 int writable);
 
 /* Remove objects that no manifest in `keep` (a list of manifest ids) refers to.
  * Returns the number of bytes freed, or -1. */

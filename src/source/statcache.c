@@ -21,20 +21,37 @@ void statcache_load(struct statcache *c, const char *file)
 		if (!nl)
 			break;
 		*nl = 0;
-		char hex[HASH_HEX + 1];
-		unsigned long long size, ino;
-		long long mt, ct;
-		int off = 0;
+		/* "<hash> <size> <mtime> <ctime> <ino>\t<path>", parsed by hand: sscanf is slow */
 		struct statcache_item it;
-		/* not "\t%n": a scanf white-space directive would also eat a path's
-		 * leading blanks */
-		if (sscanf(p, "%64s %llu %lld %lld %llu%n", hex, &size, &mt, &ct, &ino, &off) == 5 &&
-		    p[off] == '\t' && p[off + 1] && !hash_from_hex(it.hash, hex)) {
-			it.path = xstrdup(p + off + 1);
-			it.size = size;
-			it.ino = ino;
-			it.mtime_ns = mt;
-			it.ctime_ns = ct;
+		char *q = p, *end2;
+		int ok = nl - p > HASH_HEX && p[HASH_HEX] == ' ';
+		if (ok) {
+			p[HASH_HEX] = 0;
+			ok = !hash_from_hex(it.hash, p);
+			q = p + HASH_HEX + 1;
+		}
+		if (ok) {
+			it.size = strtoull(q, &end2, 10);
+			ok = end2 != q && *end2 == ' ';
+			q = end2 + 1;
+		}
+		if (ok) {
+			it.mtime_ns = strtoll(q, &end2, 10);
+			ok = end2 != q && *end2 == ' ';
+			q = end2 + 1;
+		}
+		if (ok) {
+			it.ctime_ns = strtoll(q, &end2, 10);
+			ok = end2 != q && *end2 == ' ';
+			q = end2 + 1;
+		}
+		if (ok) {
+			it.ino = strtoull(q, &end2, 10);
+			ok = end2 != q && *end2 == '\t' && end2[1];
+			q = end2 + 1;
+		}
+		if (ok) {
+			it.path = xstrdup(q);
 			ALLOC_GROW(c->v, c->nr + 1, c->alloc);
 			c->v[c->nr++] = it;
 		}

@@ -301,11 +301,8 @@ int fs_read_file(struct buf *out, const char *path, size_t max, int missing_ok)
 	return 0;
 }
 
-int fs_copy_fd(int srcfd, const char *what, const char *dst, mode_t mode)
+int fs_copy_data(int srcfd, const char *what, int out, const char *dst)
 {
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode | 0200);
-	if (out < 0)
-		return error_errno("cannot create '%s'", dst);
 	loff_t off_in = 0;
 	int use_cfr = 1;
 	for (;;) {
@@ -321,22 +318,33 @@ int fs_copy_fd(int srcfd, const char *what, const char *dst, mode_t mode)
 			char chunk[131072];
 			n = pread(srcfd, chunk, sizeof(chunk), off_in);
 			if (n > 0) {
-				if (write_all(out, chunk, (size_t)n) < 0) {
-					error_errno("cannot write '%s'", dst);
-					goto fail;
-				}
+				if (write_all(out, chunk, (size_t)n) < 0)
+					return error_errno("cannot write '%s'", dst);
 				off_in += n;
 			}
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			error_errno("cannot copy '%s' to '%s'", what, dst);
-			goto fail;
+			return error_errno("cannot copy '%s' to '%s'", what, dst);
 		}
 		if (n == 0)
-			break;
+			return 0;
 	}
+}
+
+int fs_copy_fd(int srcfd, const char *what, const char *dst, mode_t mode)
+{
+	return fs_copy_fd_at(srcfd, what, AT_FDCWD, dst, mode);
+}
+
+int fs_copy_fd_at(int srcfd, const char *what, int dfd, const char *dst, mode_t mode)
+{
+	int out = openat(dfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode | 0200);
+	if (out < 0)
+		return error_errno("cannot create '%s'", dst);
+	if (fs_copy_data(srcfd, what, out, dst) < 0)
+		goto fail;
 	if (fchmod(out, mode) < 0) {
 		error_errno("cannot set the mode of '%s'", dst);
 		goto fail;
@@ -350,19 +358,24 @@ int fs_copy_fd(int srcfd, const char *what, const char *dst, mode_t mode)
 fail:
 	if (out >= 0)
 		close(out);
-	unlink(dst);
+	unlinkat(dfd, dst, 0);
 	return -1;
 }
 
 int fs_reflink_fd(int srcfd, const char *dst, mode_t mode)
 {
-	int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode | 0200);
+	return fs_reflink_fd_at(srcfd, AT_FDCWD, dst, mode);
+}
+
+int fs_reflink_fd_at(int srcfd, int dfd, const char *dst, mode_t mode)
+{
+	int out = openat(dfd, dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode | 0200);
 	if (out < 0)
 		return error_errno("cannot create '%s'", dst);
 	if (ioctl(out, FICLONE, srcfd) < 0) {
 		int err = errno;
 		close(out);
-		unlink(dst);
+		unlinkat(dfd, dst, 0);
 		errno = err;
 		if (err == EOPNOTSUPP || err == EXDEV || err == EINVAL || err == ENOTTY)
 			return -2;
@@ -370,7 +383,7 @@ int fs_reflink_fd(int srcfd, const char *dst, mode_t mode)
 	}
 	if (fchmod(out, mode) < 0 || close(out) < 0) {
 		error_errno("cannot finish '%s'", dst);
-		unlink(dst);
+		unlinkat(dfd, dst, 0);
 		return -1;
 	}
 	return 0;

@@ -34,12 +34,17 @@ int fs_read_file(struct buf *out, const char *path, size_t max, int missing_ok);
  * (O_EXCL) with `mode`; copy_file_range, falling back to read/write.
  * Returns 0 or -1 (reported, naming `what` as the source). */
 int fs_copy_fd(int srcfd, const char *what, const char *dst, mode_t mode);
+/* The same, `dst` relative to directory `dfd` (AT_FDCWD: the working directory). */
+int fs_copy_fd_at(int srcfd, const char *what, int dfd, const char *dst, mode_t mode);
 /* Copy a file, directory tree or symlink from `src` to `dst` (which must not
  * exist), keeping modes but making everything owner-writable. */
 int fs_copy_tree(const char *src, const char *dst);
 /* Clone (FICLONE) `srcfd` into new file `dst`. Returns 0, -1 (reported), or
  * -2 with errno EOPNOTSUPP/EXDEV/EINVAL when the file system cannot reflink (not reported). */
 int fs_reflink_fd(int srcfd, const char *dst, mode_t mode);
+int fs_reflink_fd_at(int srcfd, int dfd, const char *dst, mode_t mode);
+/* Copy everything from `srcfd` (offset 0) into open `out`. Returns 0 or -1 (reported). */
+int fs_copy_data(int srcfd, const char *what, int out, const char *dst);
 /* Disk use of a tree, counting each inode once across calls sharing `seen`
  * (NULL: count every link). */
 struct inode_set;
