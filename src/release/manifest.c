@@ -3,6 +3,7 @@
 #include "util/fs.h"
 #include "util/strlist.h"
 #include <errno.h>
+#include <zstd.h>
 
 struct entry *manifest_add(struct manifest *m, const char *path, char type)
 {
@@ -363,9 +364,14 @@ void manifest_format_sha256(struct buf *out, const struct manifest *m)
 int manifest_write(const struct manifest *m, const char *dir, const char *id)
 {
 	struct buf b = BUF_INIT;
-	char *p = xasprintf("%s/%s.tree", dir, id);
+	char *p = xasprintf("%s/%s" MANIFEST_TREE_EXT, dir, id);
 	manifest_format_tree(&b, m);
-	int rc = fs_write_replace(p, b.buf, b.len, 0444);
+	size_t cap = ZSTD_compressBound(b.len);
+	char *z = xmalloc(cap);
+	size_t zn = ZSTD_compress(z, cap, b.buf, b.len, 3);
+	int rc = ZSTD_isError(zn) ? error("cannot compress '%s': %s", p, ZSTD_getErrorName(zn)) :
+				    fs_write_replace(p, z, zn, 0444);
+	free(z);
 	free(p);
 	if (!rc) {
 		buf_reset(&b);
@@ -433,10 +439,23 @@ int manifest_parse_tree(struct manifest *m, const char *text, size_t len, const 
 int manifest_read(struct manifest *m, const char *dir, const char *id)
 {
 	struct buf b = BUF_INIT;
-	char *p = xasprintf("%s/%s.tree", dir, id);
+	char *p = xasprintf("%s/%s" MANIFEST_TREE_EXT, dir, id);
 	int rc = fs_read_file(&b, p, (size_t)1 << 30, 0);
-	if (!rc)
-		rc = manifest_parse_tree(m, b.buf, b.len, p);
+	if (!rc) {
+		unsigned long long n = ZSTD_getFrameContentSize(b.buf, b.len);
+		if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > (1ULL << 31)) {
+			rc = error("'%s' is not a manifest cutover wrote (not zstd, or too large)", p);
+		} else {
+			char *text = xmalloc((size_t)n + 1);
+			size_t got = ZSTD_decompress(text, (size_t)n, b.buf, b.len);
+			if (ZSTD_isError(got) || got != n)
+				rc = error("'%s' is damaged: %s", p,
+					   ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");
+			else
+				rc = manifest_parse_tree(m, text, got, p);
+			free(text);
+		}
+	}
 	free(p);
 	buf_release(&b);
 	return rc;

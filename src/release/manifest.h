@@ -8,9 +8,11 @@
  * The complete description of one release: every path with its type, mode,
  * content hash, size and symlink target. Persisted twice under
  * .cutover/manifests/: <id>.sha256 (regular files only, `sha256sum -c`
- * format, run from inside the release) and <id>.tree (everything, one
- * tab-separated line per entry, sorted by path).
+ * format, run from inside the release) and <id>.tree.zst (everything, one
+ * tab-separated line per entry, sorted by path, zstd-compressed: most of a
+ * release's own disk cost is its manifests and directories).
  */
+#define MANIFEST_TREE_EXT ".tree.zst"
 enum entry_type {
 	ENT_FILE = 'f',
 	ENT_DIR = 'd',
@@ -65,10 +67,10 @@ int manifest_finish(struct manifest *m, const char *what);
 /* Binary search on a finished manifest. */
 struct entry *manifest_find(const struct manifest *m, const char *path);
 
-/* Write <dir>/<id>.sha256 and <dir>/<id>.tree atomically (rename); the
+/* Write <dir>/<id>.sha256 and <dir>/<id>.tree.zst atomically (rename); the
  * caller makes them durable (deploy calls syncfs before the switch). */
 int manifest_write(const struct manifest *m, const char *dir, const char *id);
-/* Read <dir>/<id>.tree. Returns 0, or -1 (reported) when missing or corrupt. */
+/* Read <dir>/<id>.tree.zst. Returns 0, or -1 (reported) when missing or corrupt. */
 int manifest_read(struct manifest *m, const char *dir, const char *id);
 
 /* Format helpers (unit tests). */

@@ -1,4 +1,5 @@
 #include "release/retention.h"
+#include "release/manifest.h"
 #include "release/store.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -8,7 +9,7 @@
 
 static int remove_manifests(struct root *r, const char *id)
 {
-	const char *ext[] = { "tree", "sha256" };
+	const char *ext[] = { MANIFEST_TREE_EXT + 1, "sha256" };
 	for (size_t i = 0; i < ARRAY_SIZE(ext); i++) {
 		char *p = xasprintf("%s/%s.%s", r->manifests, id, ext[i]);
 		if (unlink(p) < 0 && errno != ENOENT) {

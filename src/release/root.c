@@ -1,5 +1,6 @@
 #include "release/root.h"
 #include "release/history.h"
+#include "release/manifest.h"
 #include "release/id.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -234,7 +235,7 @@ int release_list(struct root *r, struct strlist *ids)
 		if (!release_id_valid(de->d_name))
 			continue;
 		/* a release is complete once its manifest exists and it is no longer pending */
-		char *tree = xasprintf("%s/%s.tree", r->manifests, de->d_name);
+		char *tree = xasprintf("%s/%s" MANIFEST_TREE_EXT, r->manifests, de->d_name);
 		char *pending = xasprintf("%s/%s.pending", r->staging, de->d_name);
 		if (!access(tree, F_OK) && access(pending, F_OK))
 			strlist_push(ids, de->d_name);
@@ -371,7 +372,7 @@ static void remove_release_files(struct root *r, const char *id)
 	char *p = release_path(r, id);
 	fs_rm_rf(p);
 	free(p);
-	p = xasprintf("%s/%s.tree", r->manifests, id);
+	p = xasprintf("%s/%s" MANIFEST_TREE_EXT, r->manifests, id);
 	unlink(p);
 	free(p);
 	p = xasprintf("%s/%s.sha256", r->manifests, id);
@@ -443,11 +444,16 @@ int root_recover(struct root *r)
 	if (d) {
 		while ((de = readdir(d))) {
 			char *p = path_join(r->manifests, de->d_name);
-			const char *dot = strrchr(de->d_name, '.');
+			size_t len = strlen(de->d_name), ext = 0;
+			if (len > strlen(MANIFEST_TREE_EXT) &&
+			    !strcmp(de->d_name + len - strlen(MANIFEST_TREE_EXT), MANIFEST_TREE_EXT))
+				ext = strlen(MANIFEST_TREE_EXT);
+			else if (len > 7 && !strcmp(de->d_name + len - 7, ".sha256"))
+				ext = 7;
 			if (strstr(de->d_name, ".tmp-")) {
 				unlink(p);
-			} else if (dot && (!strcmp(dot, ".tree") || !strcmp(dot, ".sha256"))) {
-				char *id = xstrndup(de->d_name, (size_t)(dot - de->d_name));
+			} else if (ext) {
+				char *id = xstrndup(de->d_name, len - ext);
 				char *rel = release_path(r, id);
 				if (release_id_valid(id) && access(rel, F_OK) < 0 && errno == ENOENT)
 					unlink(p);

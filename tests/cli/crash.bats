@@ -26,11 +26,11 @@ sweep_one() {
 	[ -z "$(ls -A "$ROOT/.cutover/staging")" ] || { ls -la "$ROOT/.cutover/staging"; return 1; }
 	! ls -A "$ROOT" | grep -q '^\.current\.tmp'
 	for r in $(ls "$ROOT/releases"); do
-		[ -e "$ROOT/.cutover/manifests/$r.tree" ] || { echo "release $r has no manifest"; return 1; }
+		[ -e "$ROOT/.cutover/manifests/$r.tree.zst" ] || { echo "release $r has no manifest"; return 1; }
 		cutover verify "$r" --to "$ROOT" > /dev/null
 	done
-	for t in "$ROOT"/.cutover/manifests/*.tree; do
-		[ -d "$ROOT/releases/$(basename "$t" .tree)" ] || { echo "manifest $t has no release"; return 1; }
+	for t in "$ROOT"/.cutover/manifests/*.tree.zst; do
+		[ -d "$ROOT/releases/$(basename "$t" .tree.zst)" ] || { echo "manifest $t has no release"; return 1; }
 	done
 	# and a deploy works afterwards
 	cutover deploy "$SRC" --to "$ROOT" --keep 2 > /dev/null
