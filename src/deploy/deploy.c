@@ -11,6 +11,7 @@
 #include "util/fs.h"
 #include "util/workers.h"
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -81,8 +82,12 @@ static int send_objects(struct run *x, int take)
 {
 	struct sender s = { x, xcalloc(x->m.nr, sizeof(*s.todo)), take };
 	size_t n = 0, u = 0;
+	/* A file the stat cache vouches for was stored by the last deploy: do not
+	 * ask the store about each one; the hard link that needs it adds it back
+	 * in the rare case a prune removed it since. */
+	int trust_cache = x->o->link_mode == LINK_HARDLINK;
 	for (size_t i = 0; i < x->m.nr; i++)
-		if (x->m.v[i].type == ENT_FILE)
+		if (x->m.v[i].type == ENT_FILE && !(trust_cache && x->m.v[i].cached))
 			s.todo[n++] = &x->m.v[i];
 	qsort(s.todo, n, sizeof(*s.todo), cmp_object);
 	for (size_t i = 0; i < n; i++)
@@ -91,6 +96,29 @@ static int send_objects(struct run *x, int take)
 	int rc = workers_run(u, send_one, &s, 0);
 	free(s.todo);
 	return rc;
+}
+
+/*
+ * The manifests and the stat cache are written by a second thread while the
+ * tree is being linked: both only read the finished manifest.
+ */
+struct writer {
+	struct run *x;
+	int rc;
+};
+
+static void *write_records(void *arg)
+{
+	struct writer *w = arg;
+	struct run *x = w->x;
+	w->rc = manifest_write(&x->m, x->root.manifests, x->id);
+	if (!w->rc && x->src.kind == SOURCE_DIR) {
+		/* a cache of source stat -> hash, true whatever becomes of this deploy */
+		char *cache = stat_cache_path(&x->root, x->src.path);
+		statcache_save(&x->m, cache, x->start_ms * 1000000);
+		free(cache);
+	}
+	return NULL;
 }
 
 /* Everything up to a complete, not yet live release in releases/<id>. */
@@ -135,11 +163,17 @@ static int build_release(struct run *x)
 
 	if (stage_apply_paths(&x->store, &x->m, &o->shared, &o->writable) < 0)
 		return -1;
-	if (stage_build(&x->store, &x->m, x->staged, x->id) < 0)
+	struct writer w = { x, 0 };
+	pthread_t tid;
+	int threaded = pthread_create(&tid, NULL, write_records, &w) == 0;
+	if (!threaded)
+		write_records(&w);
+	int built = stage_build(&x->store, &x->m, x->staged, x->id);
+	if (threaded)
+		pthread_join(tid, NULL);
+	if (built < 0 || w.rc < 0)
 		return -1;
 	crashpoint("staged");
-	if (manifest_write(&x->m, x->root.manifests, x->id) < 0)
-		return -1;
 	crashpoint("manifest");
 	if (rename(x->staged, x->final) < 0)
 		return error_errno("cannot move '%s' to '%s'", x->staged, x->final);
@@ -260,11 +294,6 @@ int deploy_run(const struct deploy_opts *o)
 	record(&x, "ok", NULL);
 	crashpoint("recorded");
 
-	if (x.src.kind == SOURCE_DIR) {
-		char *cache = stat_cache_path(&x.root, x.src.path);
-		statcache_save(&x.m, cache, x.start_ms * 1000000);
-		free(cache);
-	}
 	struct strlist removed = STRLIST_INIT;
 	int64_t freed = 0;
 	if (release_prune(&x.root, o->keep, &removed, &freed) < 0)

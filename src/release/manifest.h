@@ -35,6 +35,7 @@ struct entry {
 	char type;
 	unsigned char flags;
 	unsigned seq; /* insertion order, so that a later duplicate wins */
+	unsigned char cached; /* hash from the stat cache: unchanged since the last deploy */
 };
 
 struct manifest {

@@ -155,7 +155,46 @@ struct builder {
 	const struct manifest *m;
 	const char *dir, *id;
 	int dfd;
+	size_t *level; /* indexes of the directories of one depth */
 };
+
+static int mkdir_one(void *ctx, size_t i)
+{
+	struct builder *b = ctx;
+	const struct entry *e = &b->m->v[b->level[i]];
+	if (mkdirat(b->dfd, e->path, 0700 | e->mode) < 0)
+		return error_errno("cannot create directory '%s/%s'", b->dir, e->path);
+	return 0;
+}
+
+/* Directories one depth at a time, each depth on every CPU. */
+static int make_dirs(struct builder *b)
+{
+	const struct manifest *m = b->m;
+	unsigned *depth = xcalloc(m->nr, sizeof(*depth));
+	unsigned max = 0;
+	for (size_t i = 0; i < m->nr; i++) {
+		if (m->v[i].type != ENT_DIR)
+			continue;
+		for (const char *c = m->v[i].path; *c; c++)
+			depth[i] += *c == '/';
+		if (depth[i] > max)
+			max = depth[i];
+	}
+	b->level = xcalloc(m->nr, sizeof(*b->level));
+	int rc = 0;
+	for (unsigned d = 0; d <= max && !rc; d++) {
+		size_t n = 0;
+		for (size_t i = 0; i < m->nr; i++)
+			if (m->v[i].type == ENT_DIR && depth[i] == d)
+				b->level[n++] = i;
+		rc = workers_run(n, mkdir_one, b, 0);
+	}
+	free(b->level);
+	b->level = NULL;
+	free(depth);
+	return rc;
+}
 
 /* One non-directory entry; the directories exist already. */
 static int build_one(void *ctx, size_t i)
@@ -203,15 +242,10 @@ int stage_build(struct store *s, const struct manifest *m, const char *dir, cons
 		close(dfd);
 		return error_errno("cannot set the mode of '%s'", dir);
 	}
-	int rc = 0;
-	/* directories first, in order (parents sort before children) ... */
-	for (size_t i = 0; i < m->nr && !rc; i++) {
-		const struct entry *e = &m->v[i];
-		if (e->type == ENT_DIR && mkdirat(dfd, e->path, 0700 | e->mode) < 0)
-			rc = error_errno("cannot create directory '%s/%s'", dir, e->path);
-	}
+	/* directories first, parents before children ... */
+	struct builder b = { s, m, dir, id, dfd, NULL };
+	int rc = make_dirs(&b);
 	/* ... then files and links on every CPU ... */
-	struct builder b = { s, m, dir, id, dfd };
 	if (!rc)
 		rc = workers_run(m->nr, build_one, &b, 0);
 	/* ... and the exact directory modes last, deepest first, so none blocks its own filling */

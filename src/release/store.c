@@ -283,9 +283,16 @@ int store_materialise_at(struct store *s, const struct entry *e, int dfd, const 
 	}
 	switch (s->mode) {
 	case LINK_HARDLINK:
-		for (int attempt = 0;; attempt++) {
+		for (int attempt = 0, put = 0;; attempt++) {
 			if (linkat(s->objfd, name, dfd, dst, 0) == 0)
 				break;
+			if (errno == ENOENT && e->origin && !put) {
+				/* not asked for beforehand (stat cache hit) and gone since */
+				put = 1;
+				if ((rc = store_put(s, e, 0)) < 0)
+					break;
+				continue;
+			}
 			if (errno == EMLINK && attempt == 0) {
 				rc = refresh_object(s, OBJ, omode);
 				if (rc)

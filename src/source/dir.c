@@ -42,6 +42,7 @@ static int add_file(struct walk *w, const char *rel,
 	const unsigned char *cached = statcache_lookup(&w->cache, e);
 	if (cached) {
 		memcpy(e->hash, cached, HASH_LEN);
+		e->cached = 1;
 		return 0;
 	}
 	ALLOC_GROW(w->todo, w->todo_nr + 1, w->todo_alloc);

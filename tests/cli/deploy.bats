@@ -162,3 +162,17 @@ load helpers
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"oldest release"* ]]
 }
+
+@test "an object the stat cache vouches for but the store lost is sent again" {
+	cutover init "$ROOT"
+	touch -d '1 hour ago' "$SRC"/*.html "$SRC"/css/* "$SRC"/js/lib/* "$SRC"/img/* "$SRC"/run.sh
+	cutover deploy "$SRC" --to "$ROOT"
+	# take the object of an unchanged file away behind cutover's back
+	ino=$(stat -c %i "$ROOT/current/css/site.css")
+	find "$ROOT/.cutover/objects" -inum "$ino" -delete
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 0 ]
+	cutover verify --to "$ROOT"
+	[ "$(cat "$ROOT/current/css/site.css")" = "body{}" ]
+}
