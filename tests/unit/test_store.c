@@ -344,11 +344,26 @@ static void materialise_reports_a_missing_object(void **state)
 	struct entry e;
 	make_file(f, &e, "never-put", "x\n", 0644);
 	char *dst = path_join(f->dir, "out");
+	/* with nothing to send it from, a missing object is an error ... */
+	char *origin = e.origin;
+	e.origin = NULL;
 	assert_int_equal(store_materialise(&f->store, &e, dst, 0), -1);
+	e.origin = origin;
 	assert_int_equal(store_materialise(&f->store, &e, dst, 1), -1);
 	f->store.mode = LINK_COPY;
 	assert_int_equal(store_materialise(&f->store, &e, dst, 0), -1);
 	assert_int_equal(access(dst, F_OK), -1);
+	/* ... but a hard link to an object the stat cache vouched for, and that
+	 * a prune removed since, sends it from the source and links it */
+	f->store.mode = LINK_HARDLINK;
+	assert_int_equal(store_materialise(&f->store, &e, dst, 0), 0);
+	assert_true(store_has(&f->store, e.hash, e.mode));
+	struct stat a, b;
+	char *obj = store_object_path(&f->store, e.hash, e.mode);
+	assert_int_equal(stat(dst, &a), 0);
+	assert_int_equal(stat(obj, &b), 0);
+	assert_int_equal(a.st_ino, b.st_ino);
+	free(obj);
 	free(dst);
 	entry_clear(&e);
 }
