@@ -5,6 +5,7 @@
 #include "util/fs.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 static int remove_manifests(struct root *r, const char *id)
@@ -55,6 +56,8 @@ int release_prune(struct root *r, int keep, struct strlist *removed, int64_t *fr
 	struct strlist ids = STRLIST_INIT, kept = STRLIST_INIT;
 	char *current = NULL;
 	int rc = 0;
+	struct statvfs before, after;
+	int have_before = statvfs(r->path, &before) == 0;
 	*freed = 0;
 
 	if (release_list(r, &ids) < 0 || release_current(r, &current) < 0) {
@@ -88,7 +91,10 @@ int release_prune(struct root *r, int keep, struct strlist *removed, int64_t *fr
 		store_release(&s);
 		if (n < 0)
 			rc = -1;
-		else
+		/* what the file system got back: release trees, manifests and objects */
+		if (have_before && statvfs(r->path, &after) == 0 && after.f_bfree > before.f_bfree)
+			*freed = (int64_t)((after.f_bfree - before.f_bfree) * before.f_frsize);
+		else if (n > 0)
 			*freed = n;
 	}
 out:

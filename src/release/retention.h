@@ -8,7 +8,8 @@
  * before it and pinned ones; remove the rest and the objects no remaining
  * release uses. A release is first renamed into .cutover/staging/ so that a
  * crash mid-removal never leaves a half-deleted release in releases/.
- * Under the lock. Returns 0 or -1; *removed lists what went, *freed the bytes.
+ * Under the lock. Returns 0 or -1; *removed lists what went, *freed the bytes
+ * the file system got back.
  */
 int release_prune(struct root *r, int keep, struct strlist *removed, int64_t *freed);
 

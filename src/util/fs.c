@@ -134,6 +134,58 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+static int rm_rf_at(int parent, const char *name, const char *path);
+/* Remove the contents of open directory `fd` (consumed), then nothing else. */
+static int rm_contents(int fd, const char *path);
+
+static int rm_dir_at(int parent, const char *name, const char *path, mode_t mode)
+{
+	if ((mode & 0700) != 0700)
+		fchmodat(parent, name, mode | 0700, 0);
+	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return error_errno("cannot open '%s'", path);
+	}
+	int rc = rm_contents(fd, path);
+	if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return error_errno("cannot remove directory '%s'", path);
+	return rc;
+}
+
+static int rm_contents(int fd, const char *path)
+{
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return error_errno("cannot read '%s'", path);
+	}
+	struct dirent *de;
+	int rc = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		/* d_type spares a stat per entry; only directories need more */
+		if (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN) {
+			if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
+				continue;
+			if (errno != EISDIR) {
+				char *sub = path_join(path, de->d_name);
+				rc = error_errno("cannot remove '%s'", sub);
+				free(sub);
+				continue;
+			}
+		}
+		char *sub = path_join(path, de->d_name);
+		if (rm_rf_at(dirfd(d), de->d_name, sub) < 0)
+			rc = -1;
+		free(sub);
+	}
+	closedir(d);
+	return rc;
+}
+
 static int rm_rf_at(int parent, const char *name, const char *path)
 {
 	struct stat st;
@@ -147,30 +199,7 @@ static int rm_rf_at(int parent, const char *name, const char *path)
 			return error_errno("cannot remove '%s'", path);
 		return 0;
 	}
-	if ((st.st_mode & 0700) != 0700)
-		fchmodat(parent, name, st.st_mode | 0700, 0);
-	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return error_errno("cannot open '%s'", path);
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return error_errno("cannot read '%s'", path);
-	}
-	struct dirent *de;
-	int rc = 0;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		char *sub = path_join(path, de->d_name);
-		if (rm_rf_at(dirfd(d), de->d_name, sub) < 0)
-			rc = -1;
-		free(sub);
-	}
-	closedir(d);
-	if (rc == 0 && unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		return error_errno("cannot remove directory '%s'", path);
-	return rc;
+	return rm_dir_at(parent, name, path, st.st_mode);
 }
 
 int fs_rm_rf(const char *path)
