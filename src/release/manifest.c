@@ -320,12 +320,14 @@ static char *unescape(const char *s, size_t len)
 	return buf_detach(&out, NULL);
 }
 
-void manifest_format_tree(struct buf *out, const struct manifest *m)
+static void format_tree(struct buf *out, const struct manifest *m, int lean)
 {
 	char hex[HASH_HEX + 1];
 	for (size_t i = 0; i < m->nr; i++) {
 		const struct entry *e = &m->v[i];
-		if (e->type == ENT_FILE)
+		if (e->type == ENT_FILE && lean)
+			hex[0] = '=', hex[1] = 0; /* the hash is in the .sha256 list */
+		else if (e->type == ENT_FILE)
 			hash_to_hex(hex, e->hash);
 		else
 			hex[0] = '-', hex[1] = 0;
@@ -338,6 +340,11 @@ void manifest_format_tree(struct buf *out, const struct manifest *m)
 		}
 		buf_addch(out, '\n');
 	}
+}
+
+void manifest_format_tree(struct buf *out, const struct manifest *m)
+{
+	format_tree(out, m, 0);
 }
 
 void manifest_format_sha256(struct buf *out, const struct manifest *m)
@@ -365,7 +372,7 @@ int manifest_write(const struct manifest *m, const char *dir, const char *id)
 {
 	struct buf b = BUF_INIT;
 	char *p = xasprintf("%s/%s" MANIFEST_TREE_EXT, dir, id);
-	manifest_format_tree(&b, m);
+	format_tree(&b, m, 1);
 	size_t cap = ZSTD_compressBound(b.len);
 	char *z = xmalloc(cap);
 	size_t zn = ZSTD_compress(z, cap, b.buf, b.len, 3);
@@ -417,7 +424,9 @@ int manifest_parse_tree(struct manifest *m, const char *text, size_t len, const 
 		e->mode = (unsigned)strtoul(f[1], NULL, 8);
 		e->size = strtoull(f[3], NULL, 10);
 		e->flags = fl[4] != 1 ? 0 : f[4][0] == 'w' ? ENT_WRITABLE : f[4][0] == 'p' ? ENT_PLAIN : 0;
-		if (type == ENT_FILE) {
+		if (type == ENT_FILE && fl[2] == 1 && f[2][0] == '=') {
+			e->flags |= ENT_HASH_PENDING;
+		} else if (type == ENT_FILE) {
 			char hex[HASH_HEX + 1];
 			if (fl[2] != HASH_HEX)
 				return error("'%s' line %zu has a malformed hash", what, lineno);
@@ -433,6 +442,58 @@ int manifest_parse_tree(struct manifest *m, const char *text, size_t len, const 
 	for (size_t i = 1; i < m->nr; i++)
 		if (strcmp(m->v[i - 1].path, m->v[i].path) >= 0)
 			return error("'%s' is not sorted at '%s'", what, m->v[i].path);
+	return 0;
+}
+
+/*
+ * Fill the hashes a lean tree left to the .sha256 list: both list the
+ * regular files in the same sorted order, so one pass pairs them.
+ */
+static int join_sha256(struct manifest *m, const char *text, size_t len, const char *what)
+{
+	const char *p = text, *end = text + len;
+	size_t lineno = 0;
+	struct buf name = BUF_INIT;
+	for (size_t i = 0; i < m->nr; i++) {
+		struct entry *e = &m->v[i];
+		if (!(e->flags & ENT_HASH_PENDING))
+			continue;
+		const char *nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		lineno++;
+		if (!nl) {
+			buf_release(&name);
+			return error("'%s' ends before '%s'", what, e->path);
+		}
+		int escaped = *p == '\\';
+		const char *q = p + escaped;
+		char hex[HASH_HEX + 1];
+		if (nl - q < HASH_HEX + 2 || q[HASH_HEX] != ' ' || (q[HASH_HEX + 1] != ' ' && q[HASH_HEX + 1] != '*')) {
+			buf_release(&name);
+			return error("'%s' line %zu is malformed", what, lineno);
+		}
+		memcpy(hex, q, HASH_HEX);
+		hex[HASH_HEX] = 0;
+		buf_reset(&name);
+		for (const char *c = q + HASH_HEX + 2; c < nl; c++) {
+			if (escaped && *c == '\\' && c + 1 < nl) {
+				c++;
+				buf_addch(&name, *c == 'n' ? '\n' : *c);
+			} else {
+				buf_addch(&name, *c);
+			}
+		}
+		if (hash_from_hex(e->hash, hex) < 0 || strcmp(name.buf, e->path)) {
+			error("'%s' line %zu does not match the release tree (expected '%s')", what, lineno,
+			      e->path);
+			buf_release(&name);
+			return -1;
+		}
+		e->flags &= (unsigned char)~ENT_HASH_PENDING;
+		p = nl + 1;
+	}
+	buf_release(&name);
+	if (p != end)
+		return error("'%s' lists more files than the release tree", what);
 	return 0;
 }
 
@@ -457,6 +518,14 @@ int manifest_read(struct manifest *m, const char *dir, const char *id)
 		}
 	}
 	free(p);
+	if (!rc) {
+		buf_reset(&b);
+		p = xasprintf("%s/%s.sha256", dir, id);
+		rc = fs_read_file(&b, p, (size_t)1 << 30, 0);
+		if (!rc)
+			rc = join_sha256(m, b.buf, b.len, p);
+		free(p);
+	}
 	buf_release(&b);
 	return rc;
 }

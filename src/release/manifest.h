@@ -8,9 +8,10 @@
  * The complete description of one release: every path with its type, mode,
  * content hash, size and symlink target. Persisted twice under
  * .cutover/manifests/: <id>.sha256 (regular files only, `sha256sum -c`
- * format, run from inside the release) and <id>.tree.zst (everything, one
- * tab-separated line per entry, sorted by path, zstd-compressed: most of a
- * release's own disk cost is its manifests and directories).
+ * format, run from inside the release) and <id>.tree.zst (everything else,
+ * one tab-separated line per entry, sorted by path, zstd-compressed; file
+ * hashes are written as "=" and read back from the .sha256 list, so that a
+ * release's own disk cost is little more than its directories).
  */
 #define MANIFEST_TREE_EXT ".tree.zst"
 enum entry_type {
@@ -22,6 +23,7 @@ enum entry_type {
 
 #define ENT_WRITABLE 1 /* a private, writable copy rather than a link to the store */
 #define ENT_PLAIN 2    /* a file a before_switch hook made: in the release only, not in the store */
+#define ENT_HASH_PENDING 4 /* read from a lean tree; the hash comes from the .sha256 list */
 
 struct entry {
 	char *path;   /* relative, '/'-separated, normalised */

@@ -86,3 +86,15 @@ PY
 	run cutover status --to "$ROOT" --json
 	python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["releases"]==2 and d["lock_holder"] is None, d' <<< "$output"
 }
+
+@test "a manifest whose two files disagree is reported, not trusted" {
+	two_releases
+	m="$ROOT/.cutover/manifests/$B.sha256"
+	chmod u+w "$m"
+	sed -i '2d' "$m"
+	run cutover verify --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$B.sha256' line 2 does not match the release tree"* ]]
+	run cutover diff "$A" "$B" --to "$ROOT"
+	[ "$status" -eq 1 ]
+}
