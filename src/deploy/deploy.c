@@ -248,6 +248,16 @@ int deploy_run(const struct deploy_opts *o)
 		rc = -1;
 		goto out;
 	}
+	if (x.src.kind == SOURCE_DIR && !o->adopt) {
+		size_t n = strlen(x.src.path);
+		if (!strncmp(x.root.path, x.src.path, n) &&
+		    (x.root.path[n] == '/' || x.root.path[n] == 0 || !strcmp(x.src.path, "/"))) {
+			rc = error("source '%s' contains the deploy root '%s'; deploy a build directory "
+				   "outside it",
+				   o->source, x.root.path);
+			goto out;
+		}
+	}
 	rc = root_lock(&x.root, o->wait_ms);
 	if (rc < 0)
 		goto out;

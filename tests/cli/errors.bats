@@ -176,3 +176,16 @@ PY
 	[[ "$output" == *"is empty"* ]]
 	unchanged
 }
+
+@test "a source that contains the deploy root is refused" {
+	live_before
+	run cutover deploy "$T" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"contains the deploy root"* ]]
+	run cutover deploy "$ROOT" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	unchanged
+	# a release of the root itself may be deployed again as a new one
+	run cutover deploy "$ROOT/current/" --to "$ROOT"
+	[ "$status" -eq 0 ]
+}
