@@ -25,6 +25,7 @@ static int attempt(const struct check_opts *c, const struct strlist *env, const 
 	o.env = env;
 	o.prefix = "check| ";
 	o.timeout_ms = c->timeout_ms;
+	o.timeout_silent = 1; /* said below, as one attempt of several */
 	int st = spawn_shell(&o, &timed_out);
 	if (timed_out)
 		snprintf(why, why_len, "timed out after %ld ms", c->timeout_ms);

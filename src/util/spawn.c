@@ -372,6 +372,8 @@ int spawn_shell(const struct spawn_opts *o, int *timed_out)
 	if (term_sent) {
 		if (timed_out)
 			*timed_out = 1;
+		if (o->timeout_silent)
+			return -1;
 		return error("'%s' timed out after %ld ms", o->cmd, o->timeout_ms);
 	}
 	if (WIFEXITED(status))

@@ -20,6 +20,7 @@ struct spawn_opts {
 	long timeout_ms;
 	int quiet_output;
 	struct buf *output; /* optional: receives up to 64 KiB of the output */
+	int timeout_silent; /* the caller reports a timeout itself (retried checks) */
 };
 
 /*

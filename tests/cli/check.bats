@@ -89,3 +89,13 @@ YML
 	[ "$status" -eq 4 ]
 	[[ "$output" == *"exit status 7"* ]]
 }
+
+@test "a check that passes on a retry leaves no error behind" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	run cutover deploy "$SRC" --to "$ROOT" --check "test -e '$T/ok' || { touch '$T/ok'; sleep 5; }" --check-timeout 300ms --check-interval 100ms
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"(timed out after 300 ms); retrying"* ]]
+	[[ "$output" != *"error:"* ]]
+	[[ "$output" == *"passed after retrying"* ]]
+}
