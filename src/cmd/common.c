@@ -1,4 +1,5 @@
 #include "cmd/common.h"
+#include "release/root.h"
 #include "util/error.h"
 #include <unistd.h>
 
@@ -126,4 +127,18 @@ int common_resolve(struct deploy_opts *o, struct common_flags *f)
 	if (o->check.spec && !*o->check.spec)
 		return error("the health check is empty; give a URL or a command"), -CUT_USAGE;
 	return 0;
+}
+
+int common_open_root(struct deploy_opts *o, struct common_flags *f, struct root *r, int nargs,
+		     int min, int max, const char *arity)
+{
+	int rc;
+	if (nargs < min || nargs > max) {
+		deploy_opts_init(o);
+		error("%s", arity);
+		return -CUT_USAGE;
+	}
+	if ((rc = common_resolve(o, f)) < 0)
+		return rc;
+	return root_open(r, o->root);
 }

@@ -39,6 +39,17 @@ void common_flags_release(struct common_flags *f);
  */
 int common_resolve(struct deploy_opts *o, struct common_flags *f);
 
+struct root;
+/*
+ * The start the commands that read or tend a root share: check that between
+ * `min` and `max` operands were given (else report `arity` and return
+ * -CUT_USAGE), merge cutover.yml under the flags into *o, open the root.
+ * Returns 0 or a negative code (reported). *o is always initialised, so
+ * deploy_opts_release(o) is safe on every path.
+ */
+int common_open_root(struct deploy_opts *o, struct common_flags *f, struct root *r, int nargs,
+		     int min, int max, const char *arity);
+
 /* Parse argv with `opts`; returns 0, or the exit status to return now
  * (0 after --help, 2 on a usage error). */
 int common_parse(int argc, char **argv, const struct opt *opts, const char *usage, char ***args,

@@ -44,34 +44,26 @@ int cmd_diff(int argc, char **argv)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs < 1 || nargs > 2) {
-		error("diff takes one or two release ids");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 1, 2, "diff takes one or two release ids")) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0)
-		goto out_opts;
 	const char *ida = args[0], *idb = nargs == 2 ? args[1] : NULL;
 	if (!idb) {
 		if ((rc = release_current(&r, &current)) < 0)
-			goto out_opts;
+			goto out;
 		if (!current) {
 			rc = error("'%s' has no live release; name two releases", r.path);
-			goto out_opts;
+			goto out;
 		}
 		idb = current;
 	}
 	if ((rc = release_check_exists(&r, ida)) < 0 || (rc = release_check_exists(&r, idb)) < 0 ||
 	    (rc = manifest_read(&a, r.manifests, ida)) < 0 || (rc = manifest_read(&b, r.manifests, idb)) < 0)
-		goto out_opts;
+		goto out;
 	struct counts k = { { 0, 0, 0 } };
 	manifest_diff(&a, &b, show, &k);
 	note("%s -> %s: %d added, %d removed, %d changed", ida, idb, k.n[0], k.n[1], k.n[2]);
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	manifest_release(&a);
 	manifest_release(&b);
 	free(current);

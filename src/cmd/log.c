@@ -21,15 +21,10 @@ int cmd_log(int argc, char **argv)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs) {
-		error("log takes no arguments");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 0, 0, "log takes no arguments")) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0 || (rc = history_read(&r, &h)) < 0)
-		goto out_opts;
+	if ((rc = history_read(&r, &h)) < 0)
+		goto out;
 	size_t first = limit > 0 && (size_t)limit < h.nr ? h.nr - (size_t)limit : 0;
 	if (f.json) {
 		struct buf b = BUF_INIT;
@@ -49,7 +44,7 @@ int cmd_log(int argc, char **argv)
 		json_arr_end(&w);
 		printf("%s\n", b.buf);
 		buf_release(&b);
-		goto out_opts;
+		goto out;
 	}
 	if (!h.nr)
 		printf("no history in %s yet\n", r.path);
@@ -65,9 +60,8 @@ int cmd_log(int argc, char **argv)
 		       json_flat_get(e, "outcome") ?: "?", json_flat_get(e, "user") ?: "?",
 		       dur ? strtod(dur, NULL) / 1000 : 0.0, msg ? msg : "");
 	}
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	history_release(&h);
 	root_release(&r);
 	common_flags_release(&f);

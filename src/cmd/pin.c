@@ -20,15 +20,10 @@ static int pin_or_unpin(int argc, char **argv, int pin)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs != 1) {
-		error("%s takes one release id", pin ? "pin" : "unpin");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 1, 1,
+				   pin ? "pin takes one release id" : "unpin takes one release id")) < 0 ||
+	    (rc = root_lock(&r, o.wait_ms)) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0 || (rc = root_lock(&r, o.wait_ms)) < 0)
-		goto out_opts;
 	rc = pin ? release_pin(&r, args[0]) : release_unpin(&r, args[0]);
 	if (!rc) {
 		struct history_rec h = HISTORY_REC_INIT;
@@ -38,9 +33,8 @@ static int pin_or_unpin(int argc, char **argv, int pin)
 		history_append(&r, &h);
 		printf("%s %s\n", pin ? "pinned" : "unpinned", args[0]);
 	}
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	root_release(&r);
 	common_flags_release(&f);
 	free(args);

@@ -24,16 +24,11 @@ int cmd_prune(int argc, char **argv)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs) {
-		error("prune takes no arguments; use --keep N");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 0, 0, "prune takes no arguments; use --keep N")) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0 || (rc = root_lock(&r, o.wait_ms)) < 0 ||
+	if ((rc = root_lock(&r, o.wait_ms)) < 0 ||
 	    (rc = root_recover(&r)) < 0)
-		goto out_opts;
+		goto out;
 	rc = release_prune(&r, o.keep, &removed, &freed);
 	struct history_rec h = HISTORY_REC_INIT;
 	struct buf msg = BUF_INIT;
@@ -53,9 +48,8 @@ int cmd_prune(int argc, char **argv)
 		printf("pruned %zu release%s, %s freed (keeping %d)\n", removed.nr,
 		       removed.nr == 1 ? "" : "s", b, o.keep);
 	}
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	strlist_clear(&removed);
 	root_release(&r);
 	common_flags_release(&f);

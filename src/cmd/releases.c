@@ -22,16 +22,11 @@ int cmd_releases(int argc, char **argv)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs) {
-		error("releases takes no arguments");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 0, 0, "releases takes no arguments")) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0 || (rc = release_list(&r, &ids)) < 0 ||
+	if ((rc = release_list(&r, &ids)) < 0 ||
 	    (rc = release_current(&r, &current)) < 0)
-		goto out_opts;
+		goto out;
 	const char *previous = release_previous(&ids, current);
 	struct buf b = BUF_INIT;
 	struct json_writer w = JSON_WRITER_INIT(&b);
@@ -73,9 +68,8 @@ int cmd_releases(int argc, char **argv)
 		printf("%s\n", b.buf);
 	}
 	buf_release(&b);
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	free(current);
 	strlist_clear(&ids);
 	root_release(&r);

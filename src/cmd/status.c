@@ -36,15 +36,8 @@ int cmd_status(int argc, char **argv)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs) {
-		error("status takes no arguments");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 0, 0, "status takes no arguments")) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0)
-		goto out_opts;
 	/* tidy up after a killed deploy, but only when nobody is deploying right now */
 	if (root_lock(&r, 0) == 0) {
 		root_recover(&r);
@@ -53,7 +46,7 @@ int cmd_status(int argc, char **argv)
 		root_lock_holder(&r, &holder);
 	}
 	if ((rc = release_list(&r, &ids)) < 0 || (rc = release_current(&r, &current)) < 0)
-		goto out_opts;
+		goto out;
 	const char *previous = release_previous(&ids, current);
 	size_t pinned = count_entries(r.pins);
 	struct inode_set *seen = inode_set_new();
@@ -77,7 +70,7 @@ int cmd_status(int argc, char **argv)
 		json_obj_end(&w);
 		printf("%s\n", b.buf);
 		buf_release(&b);
-		goto out_opts;
+		goto out;
 	}
 	char rb[32], sb[32];
 	format_bytes(rb, sizeof(rb), releases_bytes + store_bytes);
@@ -89,9 +82,8 @@ int cmd_status(int argc, char **argv)
 	printf("lock:      %s\n", holder ? holder : "free");
 	printf("disk:      %s in releases and the store (shared files counted once), %s in shared/\n",
 	       rb, sb);
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	free(current);
 	free(holder);
 	strlist_clear(&ids);

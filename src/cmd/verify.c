@@ -39,26 +39,19 @@ int cmd_verify(int argc, char **argv)
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
 	if (done)
 		return rc;
-	if (nargs > 1) {
-		error("verify takes at most one release id");
-		rc = -CUT_USAGE;
+	if ((rc = common_open_root(&o, &f, &r, nargs, 0, 1, "verify takes at most one release id")) < 0)
 		goto out;
-	}
-	if ((rc = common_resolve(&o, &f)) < 0)
-		goto out_opts;
-	if ((rc = root_open(&r, o.root)) < 0)
-		goto out_opts;
 	const char *id = nargs ? args[0] : NULL;
 	if (!id) {
 		if ((rc = release_current(&r, &current)) < 0)
-			goto out_opts;
+			goto out;
 		if (!current) {
 			rc = error("'%s' has no live release; name one to verify", r.path);
-			goto out_opts;
+			goto out;
 		}
 		id = current;
 	} else if ((rc = release_check_exists(&r, id)) < 0) {
-		goto out_opts;
+		goto out;
 	}
 	struct buf b = BUF_INIT;
 	struct json_writer w = JSON_WRITER_INIT(&b);
@@ -87,9 +80,8 @@ int cmd_verify(int argc, char **argv)
 	} else if (!f.json) {
 		printf("%s: every path matches its manifest\n", id);
 	}
-out_opts:
-	deploy_opts_release(&o);
 out:
+	deploy_opts_release(&o);
 	free(current);
 	root_release(&r);
 	common_flags_release(&f);
