@@ -2,7 +2,7 @@
 #include "cmd/common.h"
 #include "release/history.h"
 #include "release/retention.h"
-#include "cmd/format.h"
+#include "util/format.h"
 #include "util/error.h"
 #include "util/fs.h"
 

@@ -1,6 +1,6 @@
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "cmd/format.h"
+#include "util/format.h"
 #include "release/id.h"
 #include "release/inspect.h"
 #include "util/error.h"

@@ -1,6 +1,6 @@
 #include "cmd/cmd.h"
 #include "cmd/common.h"
-#include "cmd/format.h"
+#include "util/format.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/json.h"

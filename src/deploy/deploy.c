@@ -8,6 +8,7 @@
 #include "source/source.h"
 #include "source/statcache.h"
 #include "util/error.h"
+#include "util/format.h"
 #include "util/fs.h"
 #include "util/workers.h"
 #include <errno.h>
@@ -222,18 +223,6 @@ static void discard(struct run *x)
 	     x->current ? x->current : "nothing");
 }
 
-static void human_bytes(char *out, size_t len, uint64_t n)
-{
-	if (n >= 10ULL << 30)
-		snprintf(out, len, "%.1f GiB", (double)n / (1 << 30));
-	else if (n >= 10ULL << 20)
-		snprintf(out, len, "%.1f MiB", (double)n / (1 << 20));
-	else if (n >= 10ULL << 10)
-		snprintf(out, len, "%.1f KiB", (double)n / (1 << 10));
-	else
-		snprintf(out, len, "%llu B", (unsigned long long)n);
-}
-
 int deploy_run(const struct deploy_opts *o)
 {
 	struct run x = { .o = o, .root = ROOT_INIT, .src = SOURCE_INIT, .m = MANIFEST_INIT };
@@ -310,14 +299,14 @@ int deploy_run(const struct deploy_opts *o)
 		warning("the deploy succeeded but pruning old releases failed");
 	else if (removed.nr) {
 		char h[32];
-		human_bytes(h, sizeof(h), (uint64_t)freed);
+		format_bytes(h, sizeof(h), (uint64_t)freed);
 		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
 	}
 	strlist_clear(&removed);
 
 	char nb[32], tb[32];
-	human_bytes(nb, sizeof(nb), x.new_bytes);
-	human_bytes(tb, sizeof(tb), x.st.bytes);
+	format_bytes(nb, sizeof(nb), x.new_bytes);
+	format_bytes(tb, sizeof(tb), x.st.bytes);
 	if (!log_quiet)
 		printf("%s %s: %llu files (%s), %llu new (%s), in %.2f s\n", o->adopt ? "adopted" : "deployed", x.id,
 	       (unsigned long long)x.st.files, tb, (unsigned long long)x.new_files, nb,

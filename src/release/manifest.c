@@ -230,9 +230,7 @@ int manifest_finish(struct manifest *m, const char *what)
 		pdir[slash - m->v[i].path] = 0;
 		/* climb until an ancestor is known */
 		for (;;) {
-			if (manifest_find(&head, pdir) ||
-			    (parents.nr && !strcmp(parents.items[parents.nr - 1], pdir)) ||
-			    strlist_has_sorted_tail(&parents, pdir))
+			if (manifest_find(&head, pdir) || strlist_has_sorted_tail(&parents, pdir))
 				break;
 			strlist_push(&parents, pdir);
 			char *up = strrchr(pdir, '/');

@@ -1,6 +1,7 @@
 #include "release/root.h"
 #include "release/history.h"
 #include "release/manifest.h"
+#include "release/retention.h"
 #include "release/id.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -367,19 +368,6 @@ int release_is_pinned(struct root *r, const char *id)
 	return pinned;
 }
 
-static void remove_release_files(struct root *r, const char *id)
-{
-	char *p = release_path(r, id);
-	fs_rm_rf(p);
-	free(p);
-	p = xasprintf("%s/%s" MANIFEST_TREE_EXT, r->manifests, id);
-	unlink(p);
-	free(p);
-	p = xasprintf("%s/%s.sha256", r->manifests, id);
-	unlink(p);
-	free(p);
-}
-
 int root_recover(struct root *r)
 {
 	DIR *d = opendir(r->staging);
@@ -414,7 +402,7 @@ int root_recover(struct root *r)
 			h.outcome = "failed";
 			h.message = "interrupted before the switch; the unfinished release was removed";
 			note("removing the unfinished release '%s' of an interrupted deploy", id);
-			remove_release_files(r, id);
+			release_discard(r, id);
 		}
 		history_append(r, &h);
 		char *p = path_join(r->staging, pending.items[i]);

@@ -64,9 +64,9 @@ unsigned store_object_mode(unsigned mode)
 
 char *store_object_path(const struct store *s, const unsigned char *hash, unsigned mode)
 {
-	char hex[HASH_HEX + 1];
-	hash_to_hex(hex, hash);
-	return xasprintf("%s/%.2s/%s-%o", s->root->objects, hex, hex + 2, mode & 0777);
+	char name[STORE_NAME_MAX];
+	store_object_name(name, hash, mode);
+	return xasprintf("%s/%s", s->root->objects, name);
 }
 
 int store_has(const struct store *s, const unsigned char *hash, unsigned mode)

@@ -22,36 +22,7 @@ static long now_ms(void)
 	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* stderr captured in a temporary file around a call */
-struct capture {
-	int saved;
-	FILE *tmp;
-	struct buf out;
-};
-
-static void capture_start(struct capture *c)
-{
-	fflush(stderr);
-	c->tmp = tmpfile();
-	assert_non_null(c->tmp);
-	c->saved = dup(2);
-	assert_int_equal(dup2(fileno(c->tmp), 2), 2);
-	buf_init(&c->out, 0);
-}
-
-static const char *capture_end(struct capture *c)
-{
-	char chunk[4096];
-	size_t n;
-	fflush(stderr);
-	dup2(c->saved, 2);
-	close(c->saved);
-	rewind(c->tmp);
-	while ((n = fread(chunk, 1, sizeof(chunk), c->tmp)) > 0)
-		buf_add(&c->out, chunk, n);
-	fclose(c->tmp);
-	return c->out.buf;
-}
+#include "capture.h"
 
 /* Run quietly, capturing the output; returns the status. */
 static int run(const char *cmd, struct buf *out)

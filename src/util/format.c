@@ -1,4 +1,4 @@
-#include "cmd/format.h"
+#include "util/format.h"
 #include <stdio.h>
 
 void format_bytes(char *out, size_t len, uint64_t n)

@@ -1,5 +1,5 @@
-#ifndef CUTOVER_CMD_FORMAT_H
-#define CUTOVER_CMD_FORMAT_H
+#ifndef CUTOVER_FORMAT_H
+#define CUTOVER_FORMAT_H
 #include <stdint.h>
 #include <stddef.h>
 
