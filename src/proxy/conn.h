@@ -11,6 +11,10 @@
 
 #define IN_CAP 16384
 #define HIGH_WATER 65536
+/* A request up to this size (head and body as sent) can be sent again once. */
+#define REPLAY_CAP 65536
+/* A pooled connection idle this long is checked before it is reused. */
+#define POOL_PROBE_IDLE_MS 1000
 #define LINGER_MS 2000
 #define STOP_IDLE_GRACE_MS 1000
 
@@ -54,7 +58,13 @@ struct client {
 	int status;
 	int64_t t_start;
 	int64_t deadline;
-	struct buf reqhead; /* copy of the head for one retry on a stale pooled connection */
+	/*
+	 * The request as sent upstream (head and body), kept while it is
+	 * idempotent and at most REPLAY_CAP: sent once more on a fresh
+	 * connection when a pooled one turns out closed before any answer.
+	 */
+	struct buf replay;
+	int replayable;
 };
 
 struct upconn {
@@ -74,6 +84,7 @@ struct upconn {
 	int resp_done;
 	int tunnel;
 	int idle; /* in t->idle */
+	int64_t idle_since;
 	int64_t deadline;
 };
 

@@ -220,6 +220,43 @@ static int token_is(const char *s, size_t n, const char *word)
 	return strlen(word) == n && !strncasecmp(s, word, n);
 }
 
+static const struct {
+	const char *name;
+	uint32_t len;
+	enum http_hdr_kind kind;
+	int hop;
+} known_headers[] = {
+	{ "te", 2, HH_TE, 1 },
+	{ "host", 4, HH_HOST, 0 },
+	{ "expect", 6, HH_EXPECT, 0 },
+	{ "upgrade", 7, HH_UPGRADE, 1 },
+	{ "trailer", 7, HH_TRAILER, 1 },
+	{ "connection", 10, HH_CONNECTION, 1 },
+	{ "keep-alive", 10, HH_KEEP_ALIVE, 1 },
+	{ "content-length", 14, HH_CONTENT_LENGTH, 0 },
+	{ "x-forwarded-for", 15, HH_X_FORWARDED_FOR, 0 },
+	{ "proxy-connection", 16, HH_PROXY_CONNECTION, 1 },
+	{ "x-forwarded-host", 16, HH_X_FORWARDED_HOST, 0 },
+	{ "transfer-encoding", 17, HH_TRANSFER_ENCODING, 1 },
+	{ "x-forwarded-proto", 17, HH_X_FORWARDED_PROTO, 0 },
+};
+
+/* Recognise header i's name (the table is short and ordered by length). */
+static void classify(struct http_msg *m, int i)
+{
+	struct http_hdr *h = &m->hdr[i];
+	h->kind = HH_OTHER;
+	h->hop = 0;
+	for (size_t k = 0; k < ARRAY_SIZE(known_headers) && known_headers[k].len <= h->name_len; k++) {
+		if (known_headers[k].len == h->name_len &&
+		    !strncasecmp(http_hdr_name(m, i), known_headers[k].name, h->name_len)) {
+			h->kind = (uint8_t)known_headers[k].kind;
+			h->hop = (uint8_t)known_headers[k].hop;
+			return;
+		}
+	}
+}
+
 /* Call fn for each comma-separated token of header i, trimmed. */
 static void each_token(const struct http_msg *m, int i, void (*fn)(struct http_msg *, const char *, size_t),
 		       struct http_msg *arg)
@@ -239,16 +276,6 @@ static void each_token(const struct http_msg *m, int i, void (*fn)(struct http_m
 	}
 }
 
-static void connection_token(struct http_msg *m, const char *t, size_t n)
-{
-	if (token_is(t, n, "close"))
-		m->conn_close = 1;
-	else if (token_is(t, n, "keep-alive"))
-		m->conn_keepalive = 1;
-	else if (token_is(t, n, "upgrade"))
-		m->conn_upgrade = 1;
-}
-
 static int valid_host(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -261,16 +288,42 @@ static int valid_host(const char *s, size_t n)
 
 /* RFC 9110 token characters: anything else in a name (a space before the
  * colon, say) is how one server's header becomes another's body. */
+static int is_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
 static int valid_token(const char *s, size_t n)
 {
 	if (!n)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!isalnum(c) && !strchr("!#$%&'*+-.^_`|~", c))
+	for (size_t i = 0; i < n; i++)
+		if (!is_tchar((unsigned char)s[i]))
 			return 0;
-	}
 	return 1;
+}
+
+/*
+ * Names listed in Connection are hop-by-hop for this message too
+ * (RFC 9110 7.6.1): mark every header so named.
+ */
+static void mark_connection_listed(struct http_msg *m, const char *t, size_t n)
+{
+	for (int i = 0; i < m->nhdr; i++)
+		if (m->hdr[i].name_len == n && !strncasecmp(http_hdr_name(m, i), t, n))
+			m->hdr[i].hop = 1;
+}
+
+static void connection_token(struct http_msg *m, const char *t, size_t n)
+{
+	if (token_is(t, n, "close"))
+		m->conn_close = 1;
+	else if (token_is(t, n, "keep-alive"))
+		m->conn_keepalive = 1;
+	else if (token_is(t, n, "upgrade"))
+		m->conn_upgrade = 1;
+	mark_connection_listed(m, t, n);
 }
 
 /* Shared by requests and responses: the framing headers. */
@@ -279,8 +332,6 @@ static int check_framing(struct http_msg *m, int *te_count)
 	int cl = 0;
 	*te_count = 0;
 	for (int i = 0; i < m->nhdr; i++) {
-		const char *v;
-		size_t n;
 		if (!valid_token(http_hdr_name(m, i), m->hdr[i].name_len))
 			return refuse(m, 400, "invalid header name");
 		for (size_t k = 0; k < m->hdr[i].val_len; k++) {
@@ -288,7 +339,13 @@ static int check_framing(struct http_msg *m, int *te_count)
 			if ((c < 0x20 && c != '\t') || c == 0x7f)
 				return refuse(m, 400, "control character in a header value");
 		}
-		if (name_is(m, i, "content-length")) {
+		classify(m, i);
+	}
+	for (int i = 0; i < m->nhdr; i++) {
+		const char *v;
+		size_t n;
+		switch (m->hdr[i].kind) {
+		case HH_CONTENT_LENGTH:
 			trimmed(m, i, &v, &n);
 			if (++cl > 1)
 				return refuse(m, 400, "more than one Content-Length");
@@ -298,17 +355,23 @@ static int check_framing(struct http_msg *m, int *te_count)
 				if (!isdigit((unsigned char)v[k]))
 					return refuse(m, 400, "invalid Content-Length");
 			m->has_length = 1;
-		} else if (name_is(m, i, "transfer-encoding")) {
+			break;
+		case HH_TRANSFER_ENCODING:
 			trimmed(m, i, &v, &n);
 			if (++*te_count > 1)
 				return refuse(m, 400, "more than one Transfer-Encoding");
 			if (!token_is(v, n, "chunked"))
 				return refuse(m, 501, "unsupported Transfer-Encoding");
 			m->chunked = 1;
-		} else if (name_is(m, i, "connection")) {
-			each_token(m, i, connection_token, m);
-		} else if (name_is(m, i, "upgrade")) {
+			break;
+		case HH_CONNECTION:
+			each_token(m, i, connection_token, m); /* after classify: it marks listed names */
+			break;
+		case HH_UPGRADE:
 			m->upgrade = i;
+			break;
+		default:
+			break;
 		}
 	}
 	if (cl && *te_count)
@@ -328,7 +391,7 @@ int http_check_request(struct http_msg *m, const http_parser *p)
 	if (check_framing(m, &te) < 0)
 		return m->status;
 	for (int i = 0; i < m->nhdr; i++) {
-		if (name_is(m, i, "host")) {
+		if (m->hdr[i].kind == HH_HOST) {
 			const char *v;
 			size_t n;
 			if (m->host >= 0)
@@ -337,7 +400,7 @@ int http_check_request(struct http_msg *m, const http_parser *p)
 			if (!valid_host(v, n))
 				return fail(m, 400, "invalid Host");
 			m->host = i;
-		} else if (name_is(m, i, "expect")) {
+		} else if (m->hdr[i].kind == HH_EXPECT) {
 			const char *v;
 			size_t n;
 			trimmed(m, i, &v, &n);
@@ -370,34 +433,9 @@ int http_check_response(struct http_msg *m, const http_parser *p)
 	return 0;
 }
 
-static const char *const hop_by_hop[] = {
-	"connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-};
-
 int http_is_hop_by_hop(const struct http_msg *m, int i)
 {
-	for (size_t k = 0; k < ARRAY_SIZE(hop_by_hop); k++)
-		if (name_is(m, i, hop_by_hop[k]))
-			return 1;
-	/* names listed in Connection are hop-by-hop for this message too */
-	for (int c = 0; c < m->nhdr; c++) {
-		if (!name_is(m, c, "connection"))
-			continue;
-		const char *v = http_hdr_val(m, c), *end = v + m->hdr[c].val_len;
-		while (v < end) {
-			const char *comma = memchr(v, ',', (size_t)(end - v));
-			const char *e = comma ? comma : end;
-			while (v < e && (*v == ' ' || *v == '\t'))
-				v++;
-			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			if ((size_t)(e - v) == m->hdr[i].name_len &&
-			    !strncasecmp(v, http_hdr_name(m, i), (size_t)(e - v)))
-				return 1;
-			v = comma ? comma + 1 : end;
-		}
-	}
-	return 0;
+	return m->hdr[i].hop;
 }
 
 static int add_header(struct buf *out, const struct http_msg *m, int i)
@@ -412,17 +450,20 @@ int http_write_request_head(struct buf *out, const struct http_msg *m, const htt
 			    const struct http_fwd *f)
 {
 	int rc = 0;
-	rc |= buf_addf(out, "%s %s HTTP/1.1\r\n", http_method_str(p->method), http_msg_url(m));
+	rc |= buf_addstr(out, http_method_str(p->method));
+	rc |= buf_addch(out, ' ');
+	rc |= buf_add(out, http_msg_url(m), m->url_len);
+	rc |= buf_add(out, " HTTP/1.1\r\n", 11);
 	for (int i = 0; i < m->nhdr; i++) {
-		if (http_is_hop_by_hop(m, i) || name_is(m, i, "x-forwarded-proto") ||
-		    name_is(m, i, "x-forwarded-host") || name_is(m, i, "x-forwarded-for"))
+		int k = m->hdr[i].kind;
+		if (m->hdr[i].hop || k == HH_X_FORWARDED_PROTO || k == HH_X_FORWARDED_HOST || k == HH_X_FORWARDED_FOR)
 			continue;
 		rc |= add_header(out, m, i);
 	}
 	/* one X-Forwarded-For: the earlier hops in order, then this client */
 	rc |= buf_addstr(out, "X-Forwarded-For: ");
 	for (int i = 0; i < m->nhdr; i++) {
-		if (!name_is(m, i, "x-forwarded-for") || !m->hdr[i].val_len)
+		if (m->hdr[i].kind != HH_X_FORWARDED_FOR || !m->hdr[i].val_len)
 			continue;
 		rc |= buf_add(out, http_hdr_val(m, i), m->hdr[i].val_len);
 		rc |= buf_add(out, ", ", 2);
@@ -447,21 +488,35 @@ int http_write_request_head(struct buf *out, const struct http_msg *m, const htt
 	return rc ? -1 : 0;
 }
 
+/* "HTTP/1.1 200 OK\r\n" without printf: it is written for every response. */
+static int write_status_line(struct buf *out, int status)
+{
+	char code[4] = { (char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10), (char)('0' + status % 10), ' ' };
+	if (status < 100 || status > 999)
+		return buf_addf(out, "HTTP/1.1 %d %s\r\n", status, http_reason(status));
+	if (buf_add(out, "HTTP/1.1 ", 9) < 0 || buf_add(out, code, 4) < 0 || buf_addstr(out, http_reason(status)) < 0)
+		return -1;
+	return buf_add(out, "\r\n", 2);
+}
+
 int http_write_response_head(struct buf *out, const struct http_msg *m, const http_parser *p,
 			     const struct http_resp_opts *o)
 {
 	int rc = 0;
-	rc |= buf_addf(out, "HTTP/1.1 %d %s\r\n", p->status_code, http_reason(p->status_code));
+	rc |= write_status_line(out, p->status_code);
 	for (int i = 0; i < m->nhdr; i++) {
-		if (http_is_hop_by_hop(m, i))
+		if (m->hdr[i].hop)
 			continue;
 		/* re-chunked bodies must not also claim a length */
-		if (o->chunked && name_is(m, i, "content-length"))
+		if (o->chunked && m->hdr[i].kind == HH_CONTENT_LENGTH)
 			continue;
 		rc |= add_header(out, m, i);
 	}
-	if (o->set_cookie)
-		rc |= buf_addf(out, "Set-Cookie: %s\r\n", o->set_cookie);
+	if (o->set_cookie) {
+		rc |= buf_addstr(out, "Set-Cookie: ");
+		rc |= buf_addstr(out, o->set_cookie);
+		rc |= buf_add(out, "\r\n", 2);
+	}
 	if (o->chunked)
 		rc |= buf_addstr(out, "Transfer-Encoding: chunked\r\n");
 	if (o->upgrade && m->upgrade >= 0) {
@@ -527,7 +582,14 @@ int http_write_chunk(struct buf *out, const char *data, size_t len)
 {
 	if (!len)
 		return buf_add(out, "0\r\n\r\n", 5);
-	if (buf_addf(out, "%zx\r\n", len) < 0 || buf_add(out, data, len) < 0 || buf_add(out, "\r\n", 2) < 0)
+	char size[2 * sizeof(size_t) + 2];
+	size_t at = sizeof(size);
+	size[--at] = '\n';
+	size[--at] = '\r';
+	for (size_t v = len; v; v >>= 4)
+		size[--at] = "0123456789abcdef"[v & 15];
+	if (buf_add(out, size + at, sizeof(size) - at) < 0 || buf_add(out, data, len) < 0 ||
+	    buf_add(out, "\r\n", 2) < 0)
 		return -1;
 	return 0;
 }

@@ -14,8 +14,28 @@
 #define HTTP_MAX_HEADERS 100
 #define HTTP_MAX_HEAD 16384 /* request line + header names and values */
 
+/* The header names the proxy acts on, recognised once per message. */
+enum http_hdr_kind {
+	HH_OTHER,
+	HH_CONTENT_LENGTH,
+	HH_TRANSFER_ENCODING,
+	HH_CONNECTION,
+	HH_UPGRADE,
+	HH_HOST,
+	HH_EXPECT,
+	HH_X_FORWARDED_FOR,
+	HH_X_FORWARDED_PROTO,
+	HH_X_FORWARDED_HOST,
+	HH_KEEP_ALIVE,
+	HH_PROXY_CONNECTION,
+	HH_TE,
+	HH_TRAILER,
+};
+
 struct http_hdr {
 	uint32_t name, name_len, val, val_len; /* offsets into http_msg.raw */
+	uint8_t kind;                          /* enum http_hdr_kind */
+	uint8_t hop;                           /* hop-by-hop: never forwarded */
 };
 
 struct http_msg {

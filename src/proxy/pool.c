@@ -76,11 +76,31 @@ struct upconn *pool_connect(struct proxy *px, struct target *t)
 	return u;
 }
 
-/* A pooled connection (newest first: least likely to have been closed), or a new one. */
+/*
+ * Whether an idle pooled connection is still open: its close may be on
+ * its way to us but not seen yet (an upstream's keep-alive timeout).
+ * Nothing to read is the only good answer; an idle connection must not speak.
+ */
+static int still_open(struct upconn *u)
+{
+	char b;
+	ssize_t n = recv(u->h.fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/*
+ * A pooled connection (newest first: least likely to have been closed), or
+ * a new one. One idle for POOL_PROBE_IDLE_MS or more is checked first:
+ * under load connections come back within milliseconds and skip the check.
+ */
 struct upconn *pool_get(struct proxy *px, struct target *t)
 {
-	if (!list_empty(&t->idle)) {
+	while (!list_empty(&t->idle)) {
 		struct upconn *u = container_of(t->idle.next, struct upconn, link);
+		if (px->loop.now - u->idle_since >= POOL_PROBE_IDLE_MS && !still_open(u)) {
+			upconn_close(u);
+			continue;
+		}
 		list_del(&u->link);
 		t->nidle--;
 		u->idle = 0;
@@ -104,6 +124,7 @@ void pool_put(struct upconn *u, int reusable)
 	list_add(&t->idle, &u->link);
 	t->nidle++;
 	u->idle = 1;
+	u->idle_since = px->loop.now;
 	http_parser_init(&u->resp.parser, HTTP_RESPONSE);
 	u->resp.parser.data = &u->resp;
 	u->resp_done = u->got_bytes = 0;
@@ -166,7 +187,7 @@ void upconn_update(struct upconn *u)
 	}
 }
 
-/* Send the saved head again on a fresh connection; 0 or -1. */
+/* Send the kept request again on a fresh connection; 0 or -1. */
 int pool_retry_fresh(struct client *c)
 {
 	struct upconn *old = c->up, *u;
@@ -180,7 +201,7 @@ int pool_retry_fresh(struct client *c)
 	u->c = c;
 	c->up = u;
 	c->retried = 1;
-	buf_add(&u->out, c->reqhead.buf, c->reqhead.len);
+	buf_add(&u->out, c->replay.buf, c->replay.len);
 	upconn_update(u);
 	if (u->connected)
 		upconn_flush(u);
@@ -209,8 +230,13 @@ void upconn_eof(struct upconn *u, int err)
 		if (http_side_eof(&u->resp) == 0 && u->resp_done)
 			return;
 	}
-	if (!u->got_bytes && u->reused && !c->retried && c->reqhead.len) {
-		/* a pooled connection the upstream had closed: the request never arrived */
+	if (!u->got_bytes && u->reused && !c->retried && c->replayable && c->replay.len) {
+		/*
+		 * A pooled connection the upstream closed as the request arrived:
+		 * most likely it never reached the application. An idempotent
+		 * request is sent once more; any other gets its 502, never a
+		 * second execution.
+		 */
 		if (pool_retry_fresh(c) == 0)
 			return;
 	}

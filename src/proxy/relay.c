@@ -37,7 +37,7 @@ void relay_accept(struct proxy *px, int fd, const struct sockaddr *sa)
 	c->px = px;
 	c->in = xmalloc(IN_CAP);
 	buf_init(&c->out, 0);
-	buf_init(&c->reqhead, 0);
+	buf_init(&c->replay, 0);
 	http_side_init(&c->req, HTTP_REQUEST);
 	c->req.on_head = req_on_head;
 	c->req.on_body = req_on_body;
@@ -62,7 +62,7 @@ static void client_free(struct client *c)
 {
 	http_msg_release(&c->req.msg);
 	buf_release(&c->out);
-	buf_release(&c->reqhead);
+	buf_release(&c->replay);
 	free(c->in);
 	free(c);
 }
@@ -193,7 +193,8 @@ static void client_next(struct client *c)
 	c->req_done = c->resp_started = c->resp_chunked = c->close_after = 0;
 	c->head_only = c->http10 = c->upgrade_req = c->set_cookie = c->retried = 0;
 	c->svc = NULL;
-	buf_reset(&c->reqhead);
+	buf_reset(&c->replay);
+	c->replayable = 0;
 	c->deadline = px->loop.now + (px->stopping ? STOP_IDLE_GRACE_MS : px->cfg.idle_timeout_ms);
 	http_side_resume(&c->req);
 }
@@ -286,6 +287,35 @@ void client_process(struct client *c)
 
 /* ---- the exchange ---- */
 
+/* RFC 9110 9.2.2: these may be sent twice without changing the outcome. */
+static int method_idempotent(int method)
+{
+	switch (method) {
+	case HTTP_GET:
+	case HTTP_HEAD:
+	case HTTP_OPTIONS:
+	case HTTP_TRACE:
+	case HTTP_PUT:
+	case HTTP_DELETE:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Keep a copy of what went upstream while the request can still be replayed. */
+static void replay_keep(struct client *c, const char *data, size_t len)
+{
+	if (!c->replayable)
+		return;
+	if (c->replay.len + len > REPLAY_CAP) {
+		c->replayable = 0;
+		buf_reset(&c->replay);
+		return;
+	}
+	buf_add(&c->replay, data, len);
+}
+
 static int dispatch(struct client *c)
 {
 	struct proxy *px = c->px;
@@ -313,10 +343,10 @@ static int dispatch(struct client *c)
 	c->up = u;
 	u->deadline = px->loop.now + (u->connected ? px->cfg.upstream_timeout_ms : px->cfg.connect_timeout_ms);
 	struct http_fwd f = { .client_ip = c->ip, .proto = "http", .chunked = m->chunked, .upgrade = c->upgrade_req };
+	size_t before = u->out.len;
 	http_write_request_head(&u->out, m, &c->req.parser, &f);
-	/* a request without a body can be sent again if a pooled connection turns out closed */
-	if (!m->chunked && !m->has_length)
-		buf_add(&c->reqhead, u->out.buf + u->out_off, out_pending(&u->out, u->out_off));
+	c->replayable = method_idempotent(c->req.parser.method);
+	replay_keep(c, u->out.buf + before, u->out.len - before);
 	c->state = C_EXCHANGE;
 	c->deadline = px->loop.now + px->cfg.body_timeout_ms;
 	/* a connected one is written to right away (client_process); asking
@@ -381,17 +411,22 @@ static int req_on_body(struct http_side *s, const char *at, size_t len)
 	struct client *c = container_of(s, struct client, req);
 	if (!c->up)
 		return 0; /* the response already ended the exchange: discard */
-	if (s->msg.chunked)
-		return http_write_chunk(&c->up->out, at, len);
-	return buf_add(&c->up->out, at, len);
+	struct buf *out = &c->up->out;
+	size_t before = out->len;
+	int rc = s->msg.chunked ? http_write_chunk(out, at, len) : buf_add(out, at, len);
+	replay_keep(c, out->buf + before, out->len - before);
+	return rc;
 }
 
 static int req_on_done(struct http_side *s)
 {
 	struct client *c = container_of(s, struct client, req);
 	c->req_done = 1;
-	if (c->up && s->msg.chunked)
+	if (c->up && s->msg.chunked) {
+		size_t before = c->up->out.len;
 		http_write_chunk(&c->up->out, NULL, 0);
+		replay_keep(c, c->up->out.buf + before, c->up->out.len - before);
+	}
 	/* the next request on this connection waits until this response is out */
 	http_parser_pause(&s->parser, 1);
 	if (c->state == C_EXCHANGE) {

@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """A small HTTP/1.1 backend for the proxy tests; answers with its version.
 
-usage: proxy_backend.py PORT VERSION [--unhealthy]
+usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reused]
+  --idle-close S   close a keep-alive connection after S seconds without a request
+  --drop-reused    answer the first request of each connection; read any
+                   later one (its Content-Length body too), close without
+                   answering, and print
+                   "dropped METHOD PATH" (a server closing as a request arrives)
   GET /            "VERSION\n"
   GET /up          200 (503 with --unhealthy)
   GET /slow?ms=N   waits N ms, then "VERSION\n"
-  POST /echo       the request body back (Content-Length or chunked in)
+  POST /echo       the request body back (Content-Length or chunked in); PUT too
   GET /chunked     a chunked response
   GET /ws          WebSocket echo (text frames), each reply prefixed "VERSION:"
   GET /headers     the request headers back
@@ -16,13 +21,34 @@ from http.server import BaseHTTPRequestHandler
 PORT = int(sys.argv[1])
 VERSION = sys.argv[2]
 UNHEALTHY = "--unhealthy" in sys.argv
+DROP_REUSED = "--drop-reused" in sys.argv
+IDLE_CLOSE = float(sys.argv[sys.argv.index("--idle-close") + 1]) if "--idle-close" in sys.argv else None
 
 
 class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = IDLE_CLOSE
 
     def log_message(self, *a):
         pass
+
+    def setup(self):
+        super().setup()
+        self.served = 0
+
+    def parse_request(self):
+        if not super().parse_request():
+            return False
+        self.served += 1
+        if DROP_REUSED and self.served > 1:
+            # take the whole request in first, as a server that dies while serving it would
+            n = int(self.headers.get("Content-Length", "0"))
+            if n:
+                self.rfile.read(n)
+            print("dropped %s %s" % (self.command, self.path), flush=True)
+            self.close_connection = True
+            return False
+        return True
 
     def send(self, code, body, ctype="text/plain"):
         b = body.encode() if isinstance(body, str) else body
@@ -78,6 +104,8 @@ class H(BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.read_body()
         return self.send(200, body, "application/octet-stream")
+
+    do_PUT = do_POST
 
     def websocket(self):
         key = self.headers.get("Sec-WebSocket-Key", "")

@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <cmocka.h>
 #include "proxy/http.h"
 #include "util/buf.h"
@@ -278,6 +279,65 @@ static void test_chunk_writer(void **state)
 	buf_release(&out);
 }
 
+static void test_header_names_recognised_in_any_case(void **state)
+{
+	struct seen t;
+	struct buf out = BUF_INIT;
+	seen_init(&t, HTTP_REQUEST);
+	const char *req = "PUT /u HTTP/1.1\r\nHOST: a\r\ncontent-LENGTH: 2\r\nTE: trailers\r\nTrailer: X-Sum\r\n"
+			  "Proxy-Connection: keep-alive\r\nx-forwarded-FOR: 10.0.0.9\r\nUpgrade-Insecure-Requests: 1\r\n"
+			  "Hostile: 1\r\n\r\nok";
+	assert_true(feed(&t, req) > 0);
+	assert_true(t.side.msg.has_length);
+	assert_int_equal(t.side.msg.host, 0);
+	struct http_fwd f = { .client_ip = "192.0.2.7", .proto = "http" };
+	http_write_request_head(&out, &t.side.msg, &t.side.parser, &f);
+	/* names that merely start like a known one are not it */
+	assert_string_equal(out.buf, "PUT /u HTTP/1.1\r\nHOST: a\r\ncontent-LENGTH: 2\r\nUpgrade-Insecure-Requests: 1\r\n"
+				     "Hostile: 1\r\nX-Forwarded-For: 10.0.0.9, 192.0.2.7\r\nX-Forwarded-Proto: http\r\n"
+				     "X-Forwarded-Host: a\r\n\r\n");
+	buf_release(&out);
+	seen_release(&t);
+}
+
+static void test_status_lines(void **state)
+{
+	static const struct {
+		const char *in, *line;
+	} cases[] = {
+		{ "HTTP/1.1 404 Not Here\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 404 Not Found\r\n" },
+		{ "HTTP/1.1 299 Odd\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 299 OK\r\n" },
+		{ "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+		  "HTTP/1.1 503 Service Unavailable\r\n" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct seen t;
+		struct buf out = BUF_INIT;
+		struct http_resp_opts o = { 0 };
+		seen_init(&t, HTTP_RESPONSE);
+		assert_true(feed(&t, cases[i].in) > 0);
+		http_write_response_head(&out, &t.side.msg, &t.side.parser, &o);
+		assert_memory_equal(out.buf, cases[i].line, strlen(cases[i].line));
+		assert_string_equal(out.buf + strlen(cases[i].line), "Content-Length: 0\r\n\r\n");
+		buf_release(&out);
+		seen_release(&t);
+	}
+}
+
+static void test_chunk_sizes_in_hex(void **state)
+{
+	struct buf out = BUF_INIT;
+	char *big = calloc(1, 0x10000);
+	http_write_chunk(&out, big, 0x10000);
+	assert_memory_equal(out.buf, "10000\r\n", 7);
+	assert_int_equal(out.len, 7 + 0x10000 + 2);
+	buf_reset(&out);
+	http_write_chunk(&out, "x", 1);
+	assert_string_equal(out.buf, "1\r\nx\r\n");
+	free(big);
+	buf_release(&out);
+}
+
 static void test_cookie_find(void **state)
 {
 	size_t len;
@@ -295,6 +355,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_request_headers_collected),
+		cmocka_unit_test(test_header_names_recognised_in_any_case),
+		cmocka_unit_test(test_status_lines),
+		cmocka_unit_test(test_chunk_sizes_in_hex),
 		cmocka_unit_test(test_head_split_across_reads),
 		cmocka_unit_test(test_chunked_body_decoded),
 		cmocka_unit_test(test_smuggling_cl_and_te_rejected),
