@@ -5,10 +5,14 @@
 # wrk load for each proxy (1 thread, 50 keep-alive connections, DURATION
 # seconds), one worker thread per proxy, and a switch between the two
 # backend servers every 200 ms while wrk runs:
-#   cutover  'cutover proxy deploy' (health check, switch, drain)
-#   haproxy  runtime API: 'set server be/sN state ready|maint' (nbthread 1)
+#   cutover  'cutover proxy deploy' (health check, switch, drain): a new
+#            process for every switch, as an operator would run it
+#   cutover  the same deploy through its admin API (POST /deploy) from one
+#            long-lived client: bench/proxy-switch.py, as for HAProxy
+#   haproxy  runtime API: 'set server be/sN state ready|maint' (nbthread 1),
+#            from one long-lived client (bench/proxy-switch.py)
 #   nginx    rewrite the upstream and 'nginx -s reload' (worker_processes 1)
-# The three run in turn, ROUNDS times (the CPUs are shared, so one run of
+# They run in turn, ROUNDS times (default 5) (the CPUs are shared, so one run of
 # each says little). Prints a Markdown table: median requests/s, median
 # p50/p99 latency, and over all rounds: socket errors, non-2xx answers,
 # switches done.
@@ -17,7 +21,7 @@
 set -u
 cd "$(dirname "$0")/.."
 DURATION=${1:-${DURATION:-10}}
-ROUNDS=${2:-${ROUNDS:-3}}
+ROUNDS=${2:-${ROUNDS:-5}}
 CUTOVER=$PWD/cutover
 for t in nginx haproxy wrk python3; do
 	command -v $t > /dev/null || { echo "proxy-bench: '$t' is missing (scripts/deps.sh bench)" >&2; exit 1; }
@@ -86,7 +90,9 @@ run_case() {
 	local wrk=$!
 	sleep 0.5
 	if [ "$switch" = haproxy ]; then
-		n=$(python3 "$DIR/haproxy-switch.py" "$DIR/haproxy.sock" "$((DURATION - 1))")
+		n=$(python3 bench/proxy-switch.py haproxy "$DIR/haproxy.sock" "$((DURATION - 1))")
+	elif [ "$switch" = cutover_api ]; then
+		n=$(python3 bench/proxy-switch.py cutover "$DIR/cutover.sock" "$((DURATION - 1))" $B1 $B2)
 	else
 		while kill -0 $wrk 2> /dev/null; do
 			i=$((i + 1))
@@ -150,27 +156,6 @@ backend be
   server s2 127.0.0.1:$B2 disabled
 CONF
 spawn "$DIR/haproxy.log" haproxy -f "$DIR/haproxy.cfg" -db
-# A persistent switcher: starting python for each switch would be slower
-# than the 200 ms period (and slower than the other two switchers).
-cat > "$DIR/haproxy-switch.py" <<'PY'
-import socket, sys, time
-path, seconds = sys.argv[1], float(sys.argv[2])
-n, i, end = 0, 0, time.time() + seconds
-while time.time() < end:
-    i += 1
-    on, off = ("s2", "s1") if i % 2 else ("s1", "s2")
-    s = socket.socket(socket.AF_UNIX)
-    s.connect(path)
-    s.sendall(b"set server be/%s state ready; set server be/%s state maint\n" % (on.encode(), off.encode()))
-    out = s.recv(4096).strip()
-    s.close()
-    if out:
-        print("haproxy said: " + out.decode(), file=sys.stderr)
-    else:
-        n += 1
-    time.sleep(0.2)
-print(n)
-PY
 
 # --- nginx as the proxy
 NP=$(free_port)
@@ -200,11 +185,13 @@ echo "$ROUNDS rounds (median; errors, non-2xx and switches summed); $(nproc) CPU
 echo
 for r in $(seq "$ROUNDS"); do
 	run_case cutover $CP cutover_switch
+	run_case cutoverapi $CP cutover_api
 	run_case haproxy $HP haproxy
 	run_case nginx $NP nginx_switch
 done
 printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' proxy "requests/s" p50 p99 "socket errors" non-2xx switches
 echo "|------------------------------|-----------:|---------:|---------:|--------------:|--------:|---------:|"
 report cutover "cutover proxy (deploy)"
+report cutoverapi "cutover proxy (admin API)"
 report haproxy "HAProxy $(haproxy -v | awk 'NR==1 {print $3}' | cut -d- -f1) (runtime API)"
 report nginx "nginx $(nginx -v 2>&1 | sed 's|.*/||') (reload)"

@@ -160,3 +160,23 @@ assert "in_flight" in t
 	run px status nosuch
 	[ "$status" -eq 1 ]
 }
+
+@test "the admin API: a deploy by POST /deploy streams its progress and ends with its exit status" {
+	local P2
+	P2=$(free_port)
+	start_backend "$P2" v2
+	run curl -sS --unix-socket "$ADMIN" -X POST \
+		"http://admin/deploy?service=app&target=127.0.0.1:$P2&health_path=/up&interval=20ms&successes=1&drain=5s"
+	echo "$output"
+	[[ $output == *"switched 'app' to '127.0.0.1:$P2'"* ]]
+	[ "${lines[-1]}" = "exit: 0" ]
+	[ "$(get /)" = v2 ]
+	run curl -sS --unix-socket "$ADMIN" -X POST "http://admin/rollback?service=app&interval=20ms&successes=1"
+	[ "${lines[-1]}" = "exit: 0" ]
+	[ "$(get /)" = v1 ]
+	# a bad parameter is refused and changes nothing
+	run curl -sS --unix-socket "$ADMIN" -o /dev/null -w '%{http_code}' -X POST \
+		"http://admin/deploy?service=app&target=127.0.0.1:$P2&drain=soon"
+	[ "$output" = 400 ]
+	[ "$(get /)" = v1 ]
+}
