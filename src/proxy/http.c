@@ -14,7 +14,7 @@ void http_msg_reset(struct http_msg *m)
 {
 	buf_reset(&m->raw);
 	m->url_len = 0;
-	m->nhdr = 0;
+	m->nhdr = m->head_nhdr = 0;
 	m->in_value = 0;
 	m->status = 0;
 	m->why = NULL;
@@ -129,6 +129,7 @@ static int cb_headers_complete(http_parser *p)
 	/* terminate the last value so that every item is a C string */
 	if (buf_addch(&s->msg.raw, 0) < 0)
 		return refuse(&s->msg, 431, "header section too large");
+	s->msg.head_nhdr = s->msg.nhdr;
 	if (p->type == HTTP_REQUEST)
 		bad = http_check_request(&s->msg, p);
 	else
@@ -147,6 +148,9 @@ static int cb_body(http_parser *p, const char *at, size_t len)
 static int cb_done(http_parser *p)
 {
 	struct http_side *s = p->data;
+	/* terminate the last trailer value too */
+	if (s->msg.nhdr > s->msg.head_nhdr && buf_addch(&s->msg.raw, 0) < 0)
+		return refuse(&s->msg, 431, "trailer section too large");
 	return s->on_done ? s->on_done(s) : 0;
 }
 
@@ -304,6 +308,16 @@ static int valid_token(const char *s, size_t n)
 	return 1;
 }
 
+/* No control characters but tab in header i's value. */
+static int value_clean(const struct http_msg *m, int i)
+{
+	const unsigned char *v = (const unsigned char *)http_hdr_val(m, i);
+	for (size_t k = 0; k < m->hdr[i].val_len; k++)
+		if ((v[k] < 0x20 && v[k] != '\t') || v[k] == 0x7f)
+			return 0;
+	return 1;
+}
+
 /*
  * Names listed in Connection are hop-by-hop for this message too
  * (RFC 9110 7.6.1): mark every header so named.
@@ -334,11 +348,8 @@ static int check_framing(struct http_msg *m, int *te_count)
 	for (int i = 0; i < m->nhdr; i++) {
 		if (!valid_token(http_hdr_name(m, i), m->hdr[i].name_len))
 			return refuse(m, 400, "invalid header name");
-		for (size_t k = 0; k < m->hdr[i].val_len; k++) {
-			unsigned char c = (unsigned char)http_hdr_val(m, i)[k];
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return refuse(m, 400, "control character in a header value");
-		}
+		if (!value_clean(m, i))
+			return refuse(m, 400, "control character in a header value");
 		classify(m, i);
 	}
 	for (int i = 0; i < m->nhdr; i++) {
@@ -592,6 +603,21 @@ int http_write_chunk(struct buf *out, const char *data, size_t len)
 	    buf_add(out, "\r\n", 2) < 0)
 		return -1;
 	return 0;
+}
+
+int http_write_last_chunk(struct buf *out, struct http_msg *m)
+{
+	int rc = buf_add(out, "0\r\n", 3);
+	for (int i = m->head_nhdr; i < m->nhdr; i++) {
+		if (!valid_token(http_hdr_name(m, i), m->hdr[i].name_len) || !value_clean(m, i))
+			continue;
+		classify(m, i);
+		if (m->hdr[i].kind != HH_OTHER || m->hdr[i].hop)
+			continue;
+		rc |= add_header(out, m, i);
+	}
+	rc |= buf_add(out, "\r\n", 2);
+	return rc ? -1 : 0;
 }
 
 const char *http_cookie_find(const char *hdr, size_t hdr_len, const char *name, size_t *len)

@@ -43,6 +43,7 @@ struct http_msg {
 	uint32_t url_len;
 	struct http_hdr hdr[HTTP_MAX_HEADERS];
 	int nhdr;
+	int head_nhdr;    /* fields of the head; hdr[head_nhdr..nhdr) are trailers */
 	int in_value;     /* the last callback was a value (a new field starts a header) */
 	int status;       /* 0, or the status to answer when the message is refused */
 	const char *why;  /* and the reason, for the log */
@@ -142,6 +143,12 @@ const char *http_reason(int status);
 
 /* Append one chunk of a chunked body, or the last chunk when len is 0. */
 int http_write_chunk(struct buf *out, const char *data, size_t len);
+/*
+ * The last chunk of m's body, with m's trailer fields: those that are
+ * well-formed and are not about framing or routing (Content-Length,
+ * Transfer-Encoding, Host, hop-by-hop ... are never taken from a trailer).
+ */
+int http_write_last_chunk(struct buf *out, struct http_msg *m);
 
 /* The value of cookie `name` in a Cookie header value, or NULL; *len set. */
 const char *http_cookie_find(const char *hdr, size_t hdr_len, const char *name, size_t *len);

@@ -424,7 +424,7 @@ static int req_on_done(struct http_side *s)
 	c->req_done = 1;
 	if (c->up && s->msg.chunked) {
 		size_t before = c->up->out.len;
-		http_write_chunk(&c->up->out, NULL, 0);
+		http_write_last_chunk(&c->up->out, &s->msg);
 		replay_keep(c, c->up->out.buf + before, c->up->out.len - before);
 	}
 	/* the next request on this connection waits until this response is out */
@@ -521,7 +521,7 @@ int resp_on_done(struct http_side *s)
 	if (status < 200)
 		return 0;
 	if (c->resp_chunked)
-		http_write_chunk(&c->out, NULL, 0);
+		http_write_last_chunk(&c->out, &s->msg);
 	u->resp_done = 1;
 	http_parser_pause(&s->parser, 1);
 	return 0;

@@ -12,6 +12,9 @@ usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reus
   GET /slow?ms=N   waits N ms, then "VERSION\n"
   POST /echo       the request body back (Content-Length or chunked in); PUT too
   GET /chunked     a chunked response
+  GET /trailers    a chunked response with trailer fields (X-Checksum; and a
+                   Content-Length and a malformed name, which no proxy may pass on)
+  POST /trailers   the trailer fields of a chunked request, one per line
   GET /ws          WebSocket echo (text frames), each reply prefixed "VERSION:"
   GET /headers     the request headers back
 """
@@ -60,15 +63,18 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b)
 
     def read_body(self):
+        self.trailers = []
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             out = b""
             while True:
                 line = self.rfile.readline().strip()
                 n = int(line.split(b";")[0], 16)
                 if n == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return out
+                    while True:
+                        t = self.rfile.readline()
+                        if t in (b"\r\n", b"\n", b""):
+                            return out
+                        self.trailers.append(t.decode().strip())
                 out += self.rfile.read(n)
                 self.rfile.readline()
         n = int(self.headers.get("Content-Length", "0"))
@@ -97,12 +103,22 @@ class H(BaseHTTPRequestHandler):
                 time.sleep(0.05)
             self.wfile.write(b"0\r\n\r\n")
             return
+        if path == "/trailers":
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Trailer", "X-Checksum")
+            self.end_headers()
+            self.wfile.write(b"3\r\nabc\r\n0\r\nX-Checksum: 42\r\nContent-Length: 99\r\nBad Name: 1\r\n\r\n")
+            return
         if path == "/ws":
             return self.websocket()
         return self.send(200, VERSION + "\n")
 
     def do_POST(self):
         body = self.read_body()
+        if self.path == "/trailers":
+            # the request's trailer fields, one per line
+            return self.send(200, "".join(t + "\n" for t in self.trailers))
         return self.send(200, body, "application/octet-stream")
 
     do_PUT = do_POST

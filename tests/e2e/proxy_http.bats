@@ -48,6 +48,26 @@ still_serving() {
 	cmp "$PX_DIR/big" "$PX_DIR/big.back2"
 }
 
+@test "trailer fields of chunked bodies are passed on both ways, framing fields in them are not" {
+	run curl -sS --raw "http://127.0.0.1:$PROXY_PORT/trailers"
+	[ "$output" = "$(printf '3\r\nabc\r\n0\r\nX-Checksum: 42\r\n\r')" ]
+	run python3 - "$PROXY_PORT" <<-'PY'
+	import socket, sys
+	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+	s.sendall(b"POST /trailers HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	          b"2\r\nhi\r\n0\r\nX-Sum: 7\r\nHost: evil\r\nTransfer-Encoding: chunked\r\n\r\n")
+	data = b""
+	while True:
+	    d = s.recv(4096)
+	    if not d:
+	        break
+	    data += d
+	print(data.split(b"\r\n\r\n", 1)[1].decode(), end="")
+	PY
+	[ "$output" = "X-Sum: 7" ]
+	still_serving
+}
+
 @test "Expect: 100-continue is relayed" {
 	run curl -sS -v --max-time 5 -H 'Expect: 100-continue' --data-binary @/etc/services \
 		"http://127.0.0.1:$PROXY_PORT/echo" -o "$PX_DIR/echo.out"

@@ -338,6 +338,30 @@ static void test_chunk_sizes_in_hex(void **state)
 	buf_release(&out);
 }
 
+static void test_trailers_kept_apart_and_filtered(void **state)
+{
+	struct seen t;
+	struct buf out = BUF_INIT;
+	seen_init(&t, HTTP_RESPONSE);
+	assert_true(feed(&t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n"
+			    "X-Checksum: 42\r\nContent-Length: 5\r\nConnection: close\r\n"
+			    "Server-Timing: db;dur=53\r\n\r\n") > 0);
+	assert_int_equal(t.dones, 1);
+	assert_int_equal(t.side.msg.head_nhdr, 1);
+	assert_false(t.side.msg.conn_close); /* a trailer does not change the framing */
+	http_write_last_chunk(&out, &t.side.msg);
+	assert_string_equal(out.buf, "0\r\nX-Checksum: 42\r\nServer-Timing: db;dur=53\r\n\r\n");
+	buf_release(&out);
+	seen_release(&t);
+	/* no trailers: the plain last chunk */
+	seen_init(&t, HTTP_RESPONSE);
+	assert_true(feed(&t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n") > 0);
+	http_write_last_chunk(&out, &t.side.msg);
+	assert_string_equal(out.buf, "0\r\n\r\n");
+	buf_release(&out);
+	seen_release(&t);
+}
+
 static void test_cookie_find(void **state)
 {
 	size_t len;
@@ -358,6 +382,7 @@ int main(void)
 		cmocka_unit_test(test_header_names_recognised_in_any_case),
 		cmocka_unit_test(test_status_lines),
 		cmocka_unit_test(test_chunk_sizes_in_hex),
+		cmocka_unit_test(test_trailers_kept_apart_and_filtered),
 		cmocka_unit_test(test_head_split_across_reads),
 		cmocka_unit_test(test_chunked_body_decoded),
 		cmocka_unit_test(test_smuggling_cl_and_te_rejected),
