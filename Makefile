@@ -1,12 +1,15 @@
 # cutover — see README.md. `make` builds ./cutover.
 CC      ?= cc
 PKGS    := libarchive libzstd libcrypto yaml-0.1
+# libarchive is loaded when an archive is read (src/source/libarchive.c),
+# not linked: its dependencies would slow down the start of every command.
+LINKED  := libzstd libcrypto yaml-0.1
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -Wformat=2 -Werror=implicit-function-declaration -Isrc \
            -include src/util/banned.h $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # http-parser ships no pkg-config file in Debian; link it by name.
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+LDLIBS  += $(shell pkg-config --libs $(LINKED) 2>/dev/null) -lhttp_parser -lpthread -ldl
 
 SRC     := $(sort $(wildcard src/*.c src/*/*.c))
 OBJ     := $(SRC:%.c=build/%.o)

@@ -2,14 +2,13 @@
 #include "source/source.h"
 #include "util/error.h"
 #include "util/fs.h"
-#include <archive.h>
-#include <archive_entry.h>
+#include "source/libarchive.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
 
-static int spool_data(struct archive *a, struct entry *e, const char *spool, unsigned seq,
-		      const char *what)
+static int spool_data(const struct libarchive *la, struct archive *a, struct entry *e, const char *spool,
+		      unsigned seq, const char *what)
 {
 	char *path = xasprintf("%s/%u", spool, seq);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -25,11 +24,11 @@ static int spool_data(struct archive *a, struct entry *e, const char *spool, uns
 		const void *block;
 		size_t size;
 		la_int64_t offset;
-		int r = archive_read_data_block(a, &block, &size, &offset);
+		int r = la->read_data_block(a, &block, &size, &offset);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
-			rc = error("%s: cannot read '%s': %s", what, e->path, archive_error_string(a));
+			rc = error("%s: cannot read '%s': %s", what, e->path, la->error_string(a));
 			break;
 		}
 		/* sparse entries: the gap before offset is zeros */
@@ -80,23 +79,26 @@ static int spool_data(struct archive *a, struct entry *e, const char *spool, uns
 int source_read_archive(const char *path, int fd, const char *what, struct manifest *m,
 			const struct source_opts *o, struct source_stats *st)
 {
-	struct archive *a = archive_read_new();
+	const struct libarchive *la = libarchive_load();
+	if (!la)
+		return -1;
+	struct archive *a = la->read_new();
 	struct archive_entry *ae;
 	int rc = 0, r;
 	unsigned seq = 0;
 
-	archive_read_support_filter_all(a);
-	archive_read_support_format_all(a);
+	la->read_support_filter_all(a);
+	la->read_support_format_all(a);
 	if (fd >= 0)
-		r = archive_read_open_fd(a, fd, 1 << 16);
+		r = la->read_open_fd(a, fd, 1 << 16);
 	else
-		r = archive_read_open_filename(a, path, 1 << 16);
+		r = la->read_open_filename(a, path, 1 << 16);
 	if (r != ARCHIVE_OK) {
-		rc = error("cannot read archive %s: %s", what, archive_error_string(a));
+		rc = error("cannot read archive %s: %s", what, la->error_string(a));
 		goto out;
 	}
-	while ((r = archive_read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-		const char *name = archive_entry_pathname(ae);
+	while ((r = la->read_next_header(a, &ae)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+		const char *name = la->entry_pathname(ae);
 		if (!name) {
 			rc = error("%s: an entry has no name it can be read by", what);
 			break;
@@ -108,13 +110,13 @@ int source_read_archive(const char *path, int fd, const char *what, struct manif
 			rc = -1;
 			break;
 		}
-		mode_t type = archive_entry_filetype(ae);
+		mode_t type = la->entry_filetype(ae);
 		if (c == 1 || source_excluded(o->exclude, p, type == AE_IFDIR)) {
 			free(p);
 			continue;
 		}
-		const char *hardlink = archive_entry_hardlink(ae);
-		unsigned mode = archive_entry_perm(ae) & 07777;
+		const char *hardlink = la->entry_hardlink(ae);
+		unsigned mode = la->entry_perm(ae) & 07777;
 		if (hardlink) {
 			char *t = xstrdup(hardlink);
 			if (manifest_clean_path(t, what) != 0) {
@@ -151,7 +153,7 @@ int source_read_archive(const char *path, int fd, const char *what, struct manif
 		} else if (type == AE_IFREG) {
 			struct entry *e = manifest_add(m, p, ENT_FILE);
 			e->mode = mode;
-			if (spool_data(a, e, o->spool_dir, seq++, what) < 0) {
+			if (spool_data(la, a, e, o->spool_dir, seq++, what) < 0) {
 				free(p);
 				rc = -1;
 				break;
@@ -163,7 +165,7 @@ int source_read_archive(const char *path, int fd, const char *what, struct manif
 		} else if (type == AE_IFDIR) {
 			manifest_add(m, p, ENT_DIR)->mode = mode;
 		} else if (type == AE_IFLNK) {
-			const char *target = archive_entry_symlink(ae);
+			const char *target = la->entry_symlink(ae);
 			if (!target || !*target) {
 				rc = error("%s: symlink '%s' has no target", what, p);
 				free(p);
@@ -185,8 +187,8 @@ int source_read_archive(const char *path, int fd, const char *what, struct manif
 		free(p);
 	}
 	if (!rc && r != ARCHIVE_EOF)
-		rc = error("cannot read archive %s: %s", what, archive_error_string(a));
+		rc = error("cannot read archive %s: %s", what, la->error_string(a));
 out:
-	archive_read_free(a);
+	la->read_free(a);
 	return rc;
 }
