@@ -14,8 +14,9 @@
 #   nginx    rewrite the upstream and 'nginx -s reload' (worker_processes 1)
 # They run in turn, ROUNDS times (default 5) (the CPUs are shared, so one run of
 # each says little). Prints a Markdown table: median requests/s, median
-# p50/p99 latency, and over all rounds: socket errors, non-2xx answers,
-# switches done.
+# p50/p99 latency, median CPU time the proxy used per request (its own
+# process, plus for nginx its workers, old and new), and over all rounds:
+# socket errors, non-2xx answers, switches done.
 #
 # usage: bench/proxy-bench.sh [DURATION_SECONDS [ROUNDS]]   (make bench-proxy)
 set -u
@@ -83,9 +84,22 @@ spawn "$DIR/backend.log" nginx -c "$DIR/backend/nginx.conf" -p "$DIR/backend"
 wait_port $B1
 wait_port $B2
 
-# run_wrk NAME PORT SWITCH_FUNCTION: wrk plus a switch every 200 ms
+# CPU time (clock ticks) the proxy with process (group leader) PID has used:
+# its own, that of children it has reaped (nginx workers replaced by a
+# reload), and that of its live children.
+proc_ticks() { # PID
+	local t c
+	t=$(awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat")
+	for c in $(pgrep -P "$1"); do
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$c/stat" 2> /dev/null || echo 0)))
+	done
+	echo "$t"
+}
+
+# run_case NAME PORT SWITCH_FUNCTION PROXY_PID: wrk plus a switch every 200 ms
 run_case() {
-	local name=$1 port=$2 switch=$3 n=0 i=0
+	local name=$1 port=$2 switch=$3 pid=$4 n=0 i=0 t0
+	t0=$(proc_ticks "$pid")
 	wrk -t1 -c50 -d"${DURATION}"s --latency "http://127.0.0.1:$port/" > "$DIR/$name.wrk" 2>&1 &
 	local wrk=$!
 	sleep 0.5
@@ -102,7 +116,8 @@ run_case() {
 		done
 	fi
 	wait $wrk
-	local rps p50 p99 errs non2xx
+	local ticks=$(($(proc_ticks "$pid") - t0))
+	local rps p50 p99 errs non2xx cpu reqs
 	rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' "$DIR/$name.wrk")
 	# wrk writes 950.00us, 1.20ms, 1.05s: all in ms here
 	local to_ms='{v=$2; u=v; gsub(/[0-9.]/, "", u); sub(/[a-z]+$/, "", v);
@@ -111,20 +126,24 @@ run_case() {
 	p99=$(awk '$1 == "99%" '"$to_ms" "$DIR/$name.wrk")
 	errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$DIR/$name.wrk")
 	non2xx=$(awk '/Non-2xx/ {print $NF}' "$DIR/$name.wrk")
-	echo "$rps $p50 $p99 ${errs:-0} ${non2xx:-0} $n" >> "$DIR/$name.rounds"
+	# the proxy's CPU time per request, in microseconds
+	reqs=$(awk '/requests in/ {print $1}' "$DIR/$name.wrk")
+	cpu=$(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" -v r="$reqs" 'BEGIN {printf "%.1f", r ? t * 1e6 / hz / r : 0}')
+	echo "$rps $p50 $p99 ${errs:-0} ${non2xx:-0} $n $cpu" >> "$DIR/$name.rounds"
 }
 
 # median of column COL over the rounds of NAME; sum for the counters
 median() { cut -d' ' -f"$2" "$DIR/$1.rounds" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 total() { cut -d' ' -f"$2" "$DIR/$1.rounds" | awk '{s+=$1} END {print s}'; }
 report() { # NAME LABEL
-	printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' "$2" "$(median "$1" 1)" "$(median "$1" 2)ms" \
-		"$(median "$1" 3)ms" "$(total "$1" 4)" "$(total "$1" 5)" "$(total "$1" 6)"
+	printf '| %-28s | %10s | %8s | %8s | %11s | %13s | %7s | %8s |\n' "$2" "$(median "$1" 1)" "$(median "$1" 2)ms" \
+		"$(median "$1" 3)ms" "$(median "$1" 7)us" "$(total "$1" 4)" "$(total "$1" 5)" "$(total "$1" 6)"
 }
 
 # --- cutover
 CP=$(free_port)
 spawn "$DIR/cutover.log" "$CUTOVER" proxy run --listen 127.0.0.1:$CP --admin "$DIR/cutover.sock" --state "$DIR/cutover.state"
+CUTOVER_PID=${PIDS[-1]}
 for _ in $(seq 100); do [ -S "$DIR/cutover.sock" ] && break; sleep 0.05; done
 cutover_switch() {
 	local port=$B1
@@ -156,6 +175,7 @@ backend be
   server s2 127.0.0.1:$B2 disabled
 CONF
 spawn "$DIR/haproxy.log" haproxy -f "$DIR/haproxy.cfg" -db
+HAPROXY_PID=${PIDS[-1]}
 
 # --- nginx as the proxy
 NP=$(free_port)
@@ -170,6 +190,7 @@ chmod -R 777 "$DIR/nginx"
 } > "$DIR/nginx/nginx.conf"
 echo "upstream app { server 127.0.0.1:$B1; keepalive 64; }" > "$DIR/nginx/upstream.conf"
 spawn "$DIR/nginx.log" nginx -c "$DIR/nginx/nginx.conf" -p "$DIR/nginx"
+NGINX_PID=${PIDS[-1]}
 nginx_switch() {
 	local port=$B1
 	[ "$1" = 1 ] && port=$B2
@@ -184,13 +205,14 @@ echo "wrk -t1 -c50 -d${DURATION}s, keep-alive, switching between two backend ser
 echo "$ROUNDS rounds (median; errors, non-2xx and switches summed); $(nproc) CPUs"
 echo
 for r in $(seq "$ROUNDS"); do
-	run_case cutover $CP cutover_switch
-	run_case cutoverapi $CP cutover_api
-	run_case haproxy $HP haproxy
-	run_case nginx $NP nginx_switch
+	run_case cutover $CP cutover_switch "$CUTOVER_PID"
+	run_case cutoverapi $CP cutover_api "$CUTOVER_PID"
+	run_case haproxy $HP haproxy "$HAPROXY_PID"
+	run_case nginx $NP nginx_switch "$NGINX_PID"
 done
-printf '| %-28s | %10s | %8s | %8s | %13s | %7s | %8s |\n' proxy "requests/s" p50 p99 "socket errors" non-2xx switches
-echo "|------------------------------|-----------:|---------:|---------:|--------------:|--------:|---------:|"
+printf '| %-28s | %10s | %8s | %8s | %11s | %13s | %7s | %8s |\n' proxy "requests/s" p50 p99 "CPU/request" "socket errors" \
+	non-2xx switches
+echo "|------------------------------|-----------:|---------:|---------:|------------:|--------------:|--------:|---------:|"
 report cutover "cutover proxy (deploy)"
 report cutoverapi "cutover proxy (admin API)"
 report haproxy "HAProxy $(haproxy -v | awk 'NR==1 {print $3}' | cut -d- -f1) (runtime API)"
