@@ -25,3 +25,16 @@ load helpers
 	man="$BATS_TEST_DIRNAME/../../docs/cutover.1.scd"
 	for c in 0 1 2 3 4 5 70; do grep -q "^\*$c\*" "$man"; done
 }
+
+@test "the systemd units in docs/ pass systemd-analyze verify" {
+	command -v systemd-analyze > /dev/null || skip "systemd-analyze is not installed"
+	local d=$BATS_TEST_DIRNAME/../../docs
+	mkdir -p "$T/units"
+	# the unit runs /usr/local/bin/cutover; verify checks that it exists
+	sed "s|/usr/local/bin/cutover|$(realpath "$BATS_TEST_DIRNAME/../../cutover")|" "$d/cutover-proxy.service" > "$T/units/cutover-proxy.service"
+	cp "$d/cutover-proxy.socket" "$T/units/"
+	run systemd-analyze verify "$T/units/cutover-proxy.socket" "$T/units/cutover-proxy.service"
+	echo "$output"
+	[ "$status" = 0 ]
+	[ -z "$output" ]
+}
