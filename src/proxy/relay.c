@@ -193,7 +193,11 @@ static void client_next(struct client *c)
 	c->req_done = c->resp_started = c->resp_chunked = c->close_after = 0;
 	c->head_only = c->http10 = c->upgrade_req = c->set_cookie = c->retried = 0;
 	c->svc = NULL;
-	buf_reset(&c->replay);
+	/* a large kept request (a PUT) does not hold its memory while the connection idles */
+	if (c->replay.alloc > 4096)
+		buf_release(&c->replay);
+	else
+		buf_reset(&c->replay);
 	c->replayable = 0;
 	c->deadline = px->loop.now + (px->stopping ? STOP_IDLE_GRACE_MS : px->cfg.idle_timeout_ms);
 	http_side_resume(&c->req);
