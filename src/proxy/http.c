@@ -224,28 +224,31 @@ static int token_is(const char *s, size_t n, const char *word)
 	return strlen(word) == n && !strncasecmp(s, word, n);
 }
 
+/* Ordered by name length: classify() stops at the first longer name. */
+#define KNOWN(name, kind, hop) { name, sizeof(name) - 1, kind, hop }
 static const struct {
 	const char *name;
 	uint32_t len;
 	enum http_hdr_kind kind;
 	int hop;
 } known_headers[] = {
-	{ "te", 2, HH_TE, 1 },
-	{ "host", 4, HH_HOST, 0 },
-	{ "expect", 6, HH_EXPECT, 0 },
-	{ "upgrade", 7, HH_UPGRADE, 1 },
-	{ "trailer", 7, HH_TRAILER, 1 },
-	{ "connection", 10, HH_CONNECTION, 1 },
-	{ "keep-alive", 10, HH_KEEP_ALIVE, 1 },
-	{ "content-length", 14, HH_CONTENT_LENGTH, 0 },
-	{ "x-forwarded-for", 15, HH_X_FORWARDED_FOR, 0 },
-	{ "proxy-connection", 16, HH_PROXY_CONNECTION, 1 },
-	{ "x-forwarded-host", 16, HH_X_FORWARDED_HOST, 0 },
-	{ "transfer-encoding", 17, HH_TRANSFER_ENCODING, 1 },
-	{ "x-forwarded-proto", 17, HH_X_FORWARDED_PROTO, 0 },
+	KNOWN("te", HH_TE, 1),
+	KNOWN("host", HH_HOST, 0),
+	KNOWN("expect", HH_EXPECT, 0),
+	KNOWN("upgrade", HH_UPGRADE, 1),
+	KNOWN("trailer", HH_TRAILER, 1),
+	KNOWN("connection", HH_CONNECTION, 1),
+	KNOWN("keep-alive", HH_KEEP_ALIVE, 1),
+	KNOWN("content-length", HH_CONTENT_LENGTH, 0),
+	KNOWN("x-forwarded-for", HH_X_FORWARDED_FOR, 0),
+	KNOWN("proxy-connection", HH_PROXY_CONNECTION, 1),
+	KNOWN("x-forwarded-host", HH_X_FORWARDED_HOST, 0),
+	KNOWN("transfer-encoding", HH_TRANSFER_ENCODING, 1),
+	KNOWN("x-forwarded-proto", HH_X_FORWARDED_PROTO, 0),
 };
+#undef KNOWN
 
-/* Recognise header i's name (the table is short and ordered by length). */
+/* Recognise header i's name. */
 static void classify(struct http_msg *m, int i)
 {
 	struct http_hdr *h = &m->hdr[i];
