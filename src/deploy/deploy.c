@@ -65,6 +65,25 @@ static int cmp_object(const void *a, const void *b)
 	return c ? c : (int)(x->mode & 0777) - (int)(y->mode & 0777);
 }
 
+/*
+ * source_opts.keep for a first deploy: every file is new to the store, so
+ * each is read once, hashed while it is written into its object, instead of
+ * hashed and then copied.
+ */
+static int keep_file(void *ctx, struct entry *e, int fd, uint64_t *size)
+{
+	struct run *x = ctx;
+	int added = store_put_fd(&x->store, e, fd, size);
+	if (added < 0)
+		return -1;
+	e->stored = 1;
+	if (added) {
+		__atomic_fetch_add(&x->new_files, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&x->new_bytes, *size, __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
 static int send_one(void *ctx, size_t i)
 {
 	struct sender *s = ctx;
@@ -88,7 +107,8 @@ static int send_objects(struct run *x, int take)
 	 * in the rare case a prune removed it since. */
 	int trust_cache = x->o->link_mode == LINK_HARDLINK;
 	for (size_t i = 0; i < x->m.nr; i++)
-		if (x->m.v[i].type == ENT_FILE && !(trust_cache && x->m.v[i].cached))
+		if (x->m.v[i].type == ENT_FILE && !x->m.v[i].stored &&
+		    !(trust_cache && x->m.v[i].cached))
 			s.todo[n++] = &x->m.v[i];
 	qsort(s.todo, n, sizeof(*s.todo), cmp_object);
 	for (size_t i = 0; i < n; i++)
@@ -135,6 +155,8 @@ static int build_release(struct run *x)
 	}
 	const char *label = o->label ? o->label : x->src.label;
 	x->id = release_id_make(&ids, time(NULL), label);
+	/* no release yet: whatever the source holds is new to the store */
+	int first = ids.nr == 0;
 	strlist_clear(&ids);
 	x->marker = xasprintf("%s/%s.pending", x->root.staging, x->id);
 	x->spool = xasprintf("%s/%s.spool", x->root.staging, x->id);
@@ -146,8 +168,11 @@ static int build_release(struct run *x)
 
 	if (mkdir(x->spool, 0700) < 0)
 		return error_errno("cannot create '%s'", x->spool);
+	if (store_init(&x->store, &x->root, o->link_mode) < 0)
+		return -1;
+	x->store_ready = 1;
 	char *cache = x->src.kind == SOURCE_DIR ? stat_cache_path(&x->root, x->src.path) : NULL;
-	struct source_opts so = { &o->exclude, x->spool, cache };
+	struct source_opts so = { &o->exclude, x->spool, cache, first ? keep_file : NULL, x };
 	int spooled;
 	int rc = source_read(&x->src, &x->m, &so, &x->st, &spooled);
 	free(cache);
@@ -155,9 +180,6 @@ static int build_release(struct run *x)
 		return -1;
 	crashpoint("read");
 
-	if (store_init(&x->store, &x->root, o->link_mode) < 0)
-		return -1;
-	x->store_ready = 1;
 	if (send_objects(x, spooled) < 0)
 		return -1;
 	crashpoint("objects");

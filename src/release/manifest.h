@@ -38,6 +38,7 @@ struct entry {
 	unsigned char flags;
 	unsigned seq; /* insertion order, so that a later duplicate wins */
 	unsigned char cached; /* hash from the stat cache: unchanged since the last deploy */
+	unsigned char stored; /* the content went into the store while it was read */
 };
 
 struct manifest {

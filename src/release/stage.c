@@ -156,12 +156,36 @@ struct builder {
 	const char *dir, *id;
 	int dfd;
 	size_t *level; /* indexes of the directories of one depth */
+	size_t level_nr;
 };
+
+/*
+ * Entries in path order fill one directory after another, so workers taking
+ * neighbouring indexes would queue on the same directory's lock for every
+ * link. Work index i is entry spread(i) instead: the n entries read as
+ * SPREAD interleaved runs, so that neighbouring indexes are n / SPREAD
+ * entries apart. Returns n (nothing to do) for the padding past the end;
+ * workers_run gets spread_count(n) indexes.
+ */
+#define SPREAD 16
+static size_t spread_count(size_t n)
+{
+	return (n + SPREAD - 1) / SPREAD * SPREAD;
+}
+
+static size_t spread(size_t i, size_t n)
+{
+	size_t j = i % SPREAD * (spread_count(n) / SPREAD) + i / SPREAD;
+	return j < n ? j : n;
+}
 
 static int mkdir_one(void *ctx, size_t i)
 {
 	struct builder *b = ctx;
-	const struct entry *e = &b->m->v[b->level[i]];
+	size_t j = spread(i, b->level_nr);
+	if (j == b->level_nr)
+		return 0;
+	const struct entry *e = &b->m->v[b->level[j]];
 	if (mkdirat(b->dfd, e->path, 0700 | e->mode) < 0)
 		return error_errno("cannot create directory '%s/%s'", b->dir, e->path);
 	return 0;
@@ -188,7 +212,8 @@ static int make_dirs(struct builder *b)
 		for (size_t i = 0; i < m->nr; i++)
 			if (m->v[i].type == ENT_DIR && depth[i] == d)
 				b->level[n++] = i;
-		rc = workers_run(n, mkdir_one, b, 0);
+		b->level_nr = n;
+		rc = workers_run(spread_count(n), mkdir_one, b, 0);
 	}
 	free(b->level);
 	b->level = NULL;
@@ -200,7 +225,10 @@ static int make_dirs(struct builder *b)
 static int build_one(void *ctx, size_t i)
 {
 	struct builder *b = ctx;
-	const struct entry *e = &b->m->v[i];
+	size_t j = spread(i, b->m->nr);
+	if (j == b->m->nr)
+		return 0;
+	const struct entry *e = &b->m->v[j];
 	int rc = 0;
 	switch (e->type) {
 	case ENT_DIR:
@@ -243,11 +271,11 @@ int stage_build(struct store *s, const struct manifest *m, const char *dir, cons
 		return error_errno("cannot set the mode of '%s'", dir);
 	}
 	/* directories first, parents before children ... */
-	struct builder b = { s, m, dir, id, dfd, NULL };
+	struct builder b = { s, m, dir, id, dfd, NULL, 0 };
 	int rc = make_dirs(&b);
 	/* ... then files and links on every CPU ... */
 	if (!rc)
-		rc = workers_run(m->nr, build_one, &b, 0);
+		rc = workers_run(spread_count(m->nr), build_one, &b, 0);
 	/* ... and the exact directory modes last, deepest first, so none blocks its own filling */
 	for (size_t i = m->nr; i-- > 0 && !rc;) {
 		const struct entry *e = &m->v[i];

@@ -139,6 +139,58 @@ static int changed_since_hashed(const struct entry *e, const struct stat *before
 }
 
 /*
+ * Give the unnamed file `out` the object name `name` (below the objects
+ * directory). Returns 0 when linked, 1 when an object of that name exists
+ * already, 2 when there is no way to name an unnamed file here (no
+ * /proc/self/fd and no linkat(AT_EMPTY_PATH) right), -1 (reported).
+ */
+static int link_tmpfile(struct store *s, int out, const char *name)
+{
+	/* flink(): Linux 6.10 lets the opener do it, CAP_DAC_READ_SEARCH always;
+	 * otherwise ENOENT, and /proc/self/fd does it without a capability */
+	if (!__atomic_load_n(&s->no_empty_path, __ATOMIC_RELAXED)) {
+		if (linkat(out, "", s->objfd, name, AT_EMPTY_PATH) == 0)
+			return 0;
+		if (errno == EEXIST)
+			return 1;
+		if (errno != ENOENT && errno != EPERM)
+			return error_errno("cannot link object '%s/%s'", s->root->objects, name);
+		__atomic_store_n(&s->no_empty_path, 1, __ATOMIC_RELAXED);
+	}
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
+	if (linkat(AT_FDCWD, proc, s->objfd, name, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno == EEXIST)
+		return 1;
+	if (errno == ENOENT && access("/proc/self/fd", F_OK) < 0)
+		return 2;
+	return error_errno("cannot link object '%s/%s'", s->root->objects, name);
+}
+
+/* An unnamed file for an object of mode `omode` in directory `dir` (below
+ * the objects directory), open for writing although its mode is read-only.
+ * Returns the descriptor, -2 when the file system has no O_TMPFILE, or -1
+ * (reported). */
+static int open_tmpfile(struct store *s, const char *dir, unsigned omode)
+{
+	int out = openat(s->objfd, dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, omode);
+	if (out >= 0)
+		return out;
+	if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT)
+		return -2;
+	return error_errno("cannot create an object in '%s'", s->root->objects);
+}
+
+/* Give back the bits of `omode` that the umask took from the new object `name`. */
+static int finish_mode(struct store *s, int out, unsigned omode, const char *name)
+{
+	if ((omode & ~s->umask) != omode && fchmod(out, omode) < 0)
+		return error_errno("cannot set the mode of '%s/%s'", s->root->objects, name);
+	return 0;
+}
+
+/*
  * Copy `fd` into an unnamed file in the object's own fan-out directory and
  * give it its name with one linkat(2): no temporary name, no rename.
  * Returns 0, -1 (reported), or 1 when the file system has no O_TMPFILE.
@@ -149,38 +201,131 @@ static int put_tmpfile(struct store *s, const struct entry *e, int fd, const cha
 	unsigned omode = store_object_mode(e->mode);
 	store_object_name(name, e->hash, e->mode);
 	name[2] = 0;
-	int out = openat(s->objfd, name, O_TMPFILE | O_WRONLY | O_CLOEXEC, omode | 0200);
+	int out = open_tmpfile(s, name, omode);
 	name[2] = '/';
-	if (out < 0) {
-		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT)
-			return 1;
-		return error_errno("cannot create an object in '%s'", s->root->objects);
-	}
+	if (out < 0)
+		return out == -2 ? 1 : -1;
 	struct stat before, after;
 	int rc = -1;
 	if (fstat(fd, &before) < 0 || fs_copy_data(fd, e->origin, out, obj) < 0 ||
 	    fstat(fd, &after) < 0)
 		goto done;
-	if (changed_since_hashed(e, &before, &after))
+	if (changed_since_hashed(e, &before, &after) || finish_mode(s, out, omode, name) < 0)
 		goto done;
-	if (((omode | 0200) & ~s->umask) != omode && fchmod(out, omode) < 0) {
-		error_errno("cannot set the mode of '%s'", obj);
-		goto done;
-	}
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out);
-	if (linkat(AT_FDCWD, proc, s->objfd, name, AT_SYMLINK_FOLLOW) < 0 && errno != EEXIST) {
-		if (errno == ENOENT && access("/proc/self/fd", F_OK) < 0) {
-			rc = 1; /* no /proc: the temporary-name way */
-			goto done;
-		}
-		error_errno("cannot link object '%s'", obj);
-		goto done;
-	}
-	rc = 0;
+	rc = link_tmpfile(s, out, name);
+	if (rc == 2)
+		rc = 1; /* no /proc: the temporary-name way */
+	else if (rc == 1)
+		rc = 0;
 done:
 	close(out);
 	return rc;
+}
+
+/*
+ * Read `fd` from offset 0 to its end, hashing every byte into `hash` while
+ * writing it to `out`. Returns the byte count, or -1 (reported, naming `what`
+ * and `dst`).
+ */
+static int64_t copy_hashing(int fd, const char *what, int out, const char *dst,
+			    unsigned char hash[HASH_LEN])
+{
+	static __thread char chunk[1 << 18]; /* per thread: workers store in parallel */
+	struct hash_ctx *c = hash_begin();
+	int64_t total = 0;
+	for (;;) {
+		ssize_t n = pread(fd, chunk, sizeof(chunk), (off_t)total);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			total = error_errno("cannot read '%s'", what);
+			break;
+		}
+		if (!n)
+			break;
+		hash_update(c, chunk, (size_t)n);
+		for (ssize_t done = 0, w; done < n; done += w) {
+			w = write(out, chunk + done, (size_t)(n - done));
+			if (w < 0 && errno == EINTR)
+				w = 0;
+			else if (w < 0) {
+				hash_end(c, hash);
+				return error_errno("cannot write '%s'", dst);
+			}
+		}
+		total += n;
+	}
+	hash_end(c, hash);
+	return total;
+}
+
+/* store_put_fd where there is no O_TMPFILE or no way to name one: a
+ * temporary name in objects/tmp, linked (not renamed) so that an object of
+ * the same name that exists already is kept. */
+static int put_fd_named(struct store *s, struct entry *e, int fd, uint64_t *size)
+{
+	unsigned omode = store_object_mode(e->mode);
+	char *tmp = tmp_name(s);
+	int rc = -1;
+	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, omode);
+	if (out < 0) {
+		error_errno("cannot create '%s'", tmp);
+		goto out;
+	}
+	int64_t n = copy_hashing(fd, e->origin, out, tmp, e->hash);
+	char name[STORE_NAME_MAX];
+	store_object_name(name, e->hash, e->mode);
+	if (n < 0 || finish_mode(s, out, omode, name) < 0)
+		goto out;
+	if (close(out) < 0) {
+		out = -1;
+		error_errno("cannot write '%s'", tmp);
+		goto out;
+	}
+	out = -1;
+	*size = (uint64_t)n;
+	if (linkat(AT_FDCWD, tmp, s->objfd, name, 0) == 0)
+		rc = 1;
+	else if (errno == EEXIST)
+		rc = 0;
+	else
+		error_errno("cannot link object '%s/%s'", s->root->objects, name);
+out:
+	if (out >= 0)
+		close(out);
+	unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+int store_put_fd(struct store *s, struct entry *e, int fd, uint64_t *size)
+{
+	unsigned omode = store_object_mode(e->mode);
+	if (__atomic_load_n(&s->no_tmpfile, __ATOMIC_RELAXED))
+		return put_fd_named(s, e, fd, size);
+	/* the name is known only at the end: the file starts in objects/ itself */
+	int out = open_tmpfile(s, ".", omode);
+	if (out == -1)
+		return -1;
+	if (out == -2) {
+		__atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
+		return put_fd_named(s, e, fd, size);
+	}
+	int64_t n = copy_hashing(fd, e->origin, out, s->root->objects, e->hash);
+	int rc = -1;
+	char name[STORE_NAME_MAX];
+	store_object_name(name, e->hash, e->mode);
+	if (n >= 0 && finish_mode(s, out, omode, name) == 0) {
+		*size = (uint64_t)n;
+		rc = link_tmpfile(s, out, name);
+	}
+	close(out);
+	if (rc == 2) {
+		/* nothing was named: read the file again the named way */
+		__atomic_store_n(&s->no_tmpfile, 1, __ATOMIC_RELAXED);
+		return put_fd_named(s, e, fd, size);
+	}
+	return rc < 0 ? -1 : rc == 0;
 }
 
 int store_put(struct store *s, const struct entry *e, int take)

@@ -20,6 +20,8 @@ struct store {
 	unsigned tmp_seq;
 	int objfd;  /* .cutover/objects, so that object names are short relative paths */
 	mode_t umask;
+	int no_empty_path; /* __atomic: linkat(AT_EMPTY_PATH) refused; name unnamed files via /proc */
+	int no_tmpfile;    /* __atomic: no O_TMPFILE (or no way to name one): temporary names */
 };
 
 /* "ab/cdef…-644": an object's name below .cutover/objects. */
@@ -43,6 +45,18 @@ int store_has(const struct store *s, const unsigned char *hash, unsigned mode);
  * since it was hashed. Returns 0 or -1 (reported).
  */
 int store_put(struct store *s, const struct entry *e, int take);
+
+/*
+ * Store the content of `fd` (read from offset 0 to the end) as the
+ * object for e->mode in one pass: the bytes are hashed into e->hash while
+ * they are written to a new unnamed file, which then gets its object name.
+ * When an object of that name exists already (an identical file stored
+ * before, or at the same time by another thread), the new copy is dropped.
+ * *size receives the byte count. Returns 1 when this call added the object,
+ * 0 when it existed, -1 (reported); an error leaves no object and no
+ * temporary file behind.
+ */
+int store_put_fd(struct store *s, struct entry *e, int fd, uint64_t *size);
 
 /*
  * Create `dst` as this store's copy of e's content: a hard link (a new

@@ -52,24 +52,40 @@ static int add_file(struct walk *w, const char *rel,
 	return 0;
 }
 
-static int hash_one(void *ctx, size_t i)
+/* The walk saw `e`; `now` is the file after it was read: refuse anything in between. */
+static int changed_since_walk(const struct entry *e, const struct stat *now, uint64_t read)
+{
+	if (read == e->size && (uint64_t)now->st_size == e->size &&
+	    ns_of(&now->st_mtim) == e->mtime_ns && ns_of(&now->st_ctim) == e->ctime_ns)
+		return 0;
+	error("'%s' changed while it was being read; deploy again once it is stable", e->origin);
+	return 1;
+}
+
+/* Hash one file the stat cache did not know, or hand it to o->keep. */
+static int read_one(void *ctx, size_t i)
 {
 	struct walk *w = ctx;
 	struct entry *e = &w->m->v[w->todo[i]];
 	int fd = open(e->origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return error_errno("cannot read '%s'", e->origin);
-	uint64_t size;
-	if (hash_fd(fd, e->hash, &size) < 0) {
-		error_errno("cannot read '%s'", e->origin);
-		close(fd);
-		return -1;
+	uint64_t size = 0;
+	struct stat now;
+	int rc;
+	if (w->o->keep) {
+		rc = w->o->keep(w->o->keep_ctx, e, fd, &size);
+	} else {
+		rc = hash_fd(fd, e->hash, &size);
+		if (rc < 0)
+			error_errno("cannot read '%s'", e->origin);
 	}
+	if (!rc && fstat(fd, &now) < 0)
+		rc = error_errno("cannot stat '%s'", e->origin);
 	close(fd);
-	if (size != e->size)
-		return error("'%s' changed while it was being read; deploy again once it is stable",
-			     e->origin);
-	return 0;
+	if (!rc && changed_since_walk(e, &now, size))
+		rc = -1;
+	return rc;
 }
 
 static int walk_dir(struct walk *w, int dfd, const char *rel)
@@ -152,7 +168,7 @@ int source_read_dir(const char *dir, struct manifest *m, const struct source_opt
 	else
 		rc = walk_dir(&w, fd, "");
 	if (!rc)
-		rc = workers_run(w.todo_nr, hash_one, &w, 0);
+		rc = workers_run(w.todo_nr, read_one, &w, 0);
 	free(w.todo);
 	statcache_release(&w.cache);
 	return rc;

@@ -29,6 +29,15 @@ struct source_opts {
 	const struct strlist *exclude; /* fnmatch patterns */
 	const char *spool_dir;         /* for streamed content; must exist */
 	const char *stat_cache;        /* file for the directory stat cache, or NULL */
+	/*
+	 * Directories only, optional: instead of hashing a file the stat cache
+	 * does not know, hand it to keep(keep_ctx, e, fd, &size), which reads
+	 * `fd` from offset 0 to the end, fills e->hash and keeps the content
+	 * (the store, in one pass), setting `size` to the bytes read. Returns 0
+	 * or -1 (reported). Called from several threads at once.
+	 */
+	int (*keep)(void *ctx, struct entry *e, int fd, uint64_t *size);
+	void *keep_ctx;
 };
 
 struct source_stats {

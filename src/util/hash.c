@@ -2,17 +2,29 @@
 #include "util/error.h"
 #include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <unistd.h>
 
 struct hash_ctx {
 	EVP_MD_CTX *md;
 };
 
+/* SHA-256 fetched from the provider once: an implicit fetch on every
+ * EVP_DigestInit_ex takes a lock that the hashing threads share. */
+static EVP_MD *sha256;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 struct hash_ctx *hash_begin(void)
 {
 	struct hash_ctx *c = xmalloc(sizeof(*c));
+	pthread_once(&sha256_once, fetch_sha256);
 	c->md = EVP_MD_CTX_new();
-	if (!c->md || EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1)
+	if (!sha256 || !c->md || EVP_DigestInit_ex(c->md, sha256, NULL) != 1)
 		die("cannot initialise SHA-256");
 	return c;
 }

@@ -72,3 +72,39 @@ sweep_one() {
 	run cutover log --to "$ROOT"
 	[[ "$output" == *interrupted* ]]
 }
+
+# every object is named after the SHA-256 of its bytes (objects/ab/cdef…-644)
+objects_whole() {
+	local o name
+	for o in "$ROOT"/.cutover/objects/??/*; do
+		[ -e "$o" ] || continue
+		name=${o#"$ROOT"/.cutover/objects/}
+		name=${name%-*}
+		[ "$(sha256sum < "$o" | cut -c1-64)" = "${name%%/*}${name#*/}" ] ||
+			{ echo "object $o does not hold its bytes"; return 1; }
+	done
+}
+
+@test "kill -9 at every step of a first deploy (files stored in one pass) leaves a whole site" {
+	big=$(head -c 300000 /dev/urandom | base64)
+	for p in pending read objects staged manifest renamed synced switch-link switch-rename switched recorded; do
+		cutover init "$ROOT" > /dev/null
+		printf '%s\n' "$big" > "$SRC/big.txt"
+		cp "$SRC/css/site.css" "$SRC/css/copy.css"
+		run env CUTOVER_CRASH_AT="$p" "$CUTOVER" deploy "$SRC" --to "$ROOT"
+		[ "$status" -eq 137 ] || { echo "$p: exit $status, not killed: $output"; false; }
+		# either nothing is live yet, or a complete release is
+		if [ -L "$ROOT/current" ]; then
+			id=$(current_id)
+			( cd "$ROOT/releases/$id" && sha256sum -c --quiet --strict "$ROOT/.cutover/manifests/$id.sha256" )
+		fi
+		objects_whole || { echo "after a kill at $p"; false; }
+		cutover status --to "$ROOT" > /dev/null
+		[ -z "$(ls -A "$ROOT/.cutover/staging")" ] || { echo "$p: staging left"; false; }
+		cutover deploy "$SRC" --to "$ROOT" > /dev/null
+		cutover verify --to "$ROOT" > /dev/null
+		objects_whole || { echo "after the deploy that followed a kill at $p"; false; }
+		[ "$(stat -c %i "$ROOT/current/css/site.css")" = "$(stat -c %i "$ROOT/current/css/copy.css")" ]
+		rm -rf "$ROOT"
+	done
+}

@@ -5,13 +5,29 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "release/store.h"
 #include "util/error.h"
 #include "util/fs.h"
+
+/* pread(2) as the store sees it: fails with EIO from this offset on (-1: never),
+ * to make a read error in the middle of a file */
+static off_t fail_reads_from = -1;
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	if (fail_reads_from >= 0 && off >= fail_reads_from) {
+		errno = EIO;
+		return -1;
+	}
+	return syscall(SYS_pread64, fd, buf, n, off);
+}
 
 struct fixture {
 	char dir[64];
@@ -259,6 +275,190 @@ static void put_takes_a_spool_file_by_renaming_it(void **state)
 	entry_clear(&e);
 }
 
+/* The three ways store_put_fd names a new object: linkat(AT_EMPTY_PATH), the
+ * /proc/self/fd link, and a temporary name where there is no O_TMPFILE. */
+static const char *const put_fd_ways[] = { "flink", "proc", "named" };
+
+static void use_way(struct fixture *f, int way)
+{
+	f->store.no_empty_path = way >= 1;
+	f->store.no_tmpfile = way >= 2;
+}
+
+/* Store e's file with store_put_fd, checking that it computes e->hash
+ * (as make_file did) itself. Returns what store_put_fd returned. */
+static int put_fd(struct fixture *f, struct entry *e)
+{
+	unsigned char want[HASH_LEN];
+	memcpy(want, e->hash, HASH_LEN);
+	memset(e->hash, 0, HASH_LEN);
+	int fd = open(e->origin, O_RDONLY);
+	assert_true(fd >= 0);
+	uint64_t size = 0;
+	int rc = store_put_fd(&f->store, e, fd, &size);
+	close(fd);
+	if (rc >= 0) {
+		assert_memory_equal(e->hash, want, HASH_LEN);
+		assert_int_equal(size, e->size);
+	}
+	return rc;
+}
+
+static void put_fd_stores_a_new_file_in_one_read(void **state)
+{
+	struct fixture *f = *state;
+	for (int way = 0; way < 3; way++) {
+		use_way(f, way);
+		struct entry e;
+		char *name = xasprintf("%s.sh", put_fd_ways[way]);
+		char *content = xasprintf("#!/bin/sh\necho %s\n", put_fd_ways[way]);
+		make_file(f, &e, name, content, way == 1 ? 0755 : 0644);
+		assert_false(store_has(&f->store, e.hash, e.mode));
+		assert_int_equal(put_fd(f, &e), 1);
+		assert_true(store_has(&f->store, e.hash, e.mode));
+
+		char *obj = store_object_path(&f->store, e.hash, e.mode);
+		assert_non_null(strstr(obj, way == 1 ? "-755" : "-644"));
+		struct stat st;
+		assert_int_equal(lstat(obj, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+		assert_int_equal(st.st_mode & 07777, way == 1 ? 0555 : 0444);
+		assert_int_equal(st.st_nlink, 1);
+		char *c = read_all(obj);
+		assert_string_equal(c, content);
+		free(c);
+		free(obj);
+		free(content);
+		free(name);
+		entry_clear(&e);
+	}
+	assert_int_equal(count_files(f->store.tmpdir), 0);
+	assert_int_equal(count_files(f->root.objects), 3);
+}
+
+static void put_fd_keeps_the_object_that_exists(void **state)
+{
+	struct fixture *f = *state;
+	for (int way = 0; way < 3; way++) {
+		use_way(f, way);
+		struct entry e;
+		char *content = xasprintf("stored twice, %s\n", put_fd_ways[way]);
+		make_file(f, &e, "twice.txt", content, 0644);
+		/* first by the hash-then-copy way, then in one pass */
+		assert_int_equal(store_put(&f->store, &e, 0), 0);
+		char *obj = store_object_path(&f->store, e.hash, e.mode);
+		struct stat before, after;
+		assert_int_equal(lstat(obj, &before), 0);
+		assert_int_equal(put_fd(f, &e), 0);
+		assert_int_equal(put_fd(f, &e), 0);
+		assert_int_equal(lstat(obj, &after), 0);
+		assert_int_equal(after.st_ino, before.st_ino);
+		assert_int_equal(after.st_nlink, 1);
+		free(obj);
+		free(content);
+		entry_clear(&e);
+	}
+	assert_int_equal(count_files(f->store.tmpdir), 0);
+	assert_int_equal(count_files(f->root.objects), 3);
+}
+
+struct racer {
+	struct fixture *f;
+	struct entry e;
+	pthread_barrier_t *start;
+	int rc;
+};
+
+static void *race_put_fd(void *arg)
+{
+	struct racer *r = arg;
+	int fd = open(r->e.origin, O_RDONLY);
+	uint64_t size;
+	pthread_barrier_wait(r->start);
+	r->rc = fd < 0 ? -1 : store_put_fd(&r->f->store, &r->e, fd, &size);
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+static void put_fd_of_two_identical_files_at_once_makes_one_object(void **state)
+{
+	struct fixture *f = *state;
+	enum { ROUNDS = 30 };
+	/* 64 KiB and more: both threads are still writing when the other links */
+	size_t len = 65536 + 4096 * 3;
+	char *content = xmalloc(len + 1);
+	for (int round = 0; round < ROUNDS; round++) {
+		use_way(f, round % 3);
+		for (size_t i = 0; i < len; i++)
+			content[i] = (char)('a' + i * 7 % 26);
+		content[len] = 0;
+		memcpy(content, "round ", 6);
+		content[6] = (char)('A' + round); /* new bytes each round */
+		pthread_barrier_t start;
+		pthread_barrier_init(&start, NULL, 2);
+		struct racer r[2];
+		pthread_t tid[2];
+		for (int i = 0; i < 2; i++) {
+			char *name = xasprintf("same-%d-%d", round, i);
+			r[i].f = f;
+			r[i].start = &start;
+			make_file(f, &r[i].e, name, content, 0644);
+			memset(r[i].e.hash, 0, HASH_LEN);
+			free(name);
+		}
+		for (int i = 0; i < 2; i++)
+			assert_int_equal(pthread_create(&tid[i], NULL, race_put_fd, &r[i]), 0);
+		for (int i = 0; i < 2; i++)
+			pthread_join(tid[i], NULL);
+		pthread_barrier_destroy(&start);
+		/* one of them added the object, the other found it */
+		assert_int_equal(r[0].rc + r[1].rc, 1);
+		assert_true(r[0].rc >= 0 && r[1].rc >= 0);
+		assert_memory_equal(r[0].e.hash, r[1].e.hash, HASH_LEN);
+		char *obj = store_object_path(&f->store, r[0].e.hash, r[0].e.mode);
+		struct stat st;
+		assert_int_equal(lstat(obj, &st), 0);
+		assert_int_equal(st.st_nlink, 1);
+		assert_int_equal((size_t)st.st_size, len);
+		free(obj);
+		entry_clear(&r[0].e);
+		entry_clear(&r[1].e);
+	}
+	free(content);
+	assert_int_equal(count_files(f->store.tmpdir), 0);
+	assert_int_equal(count_files(f->root.objects), ROUNDS);
+}
+
+static void put_fd_read_error_mid_file_leaves_no_object(void **state)
+{
+	struct fixture *f = *state;
+	/* larger than one read, so that the first read succeeds */
+	size_t len = 600 * 1024;
+	char *content = xmalloc(len + 1);
+	memset(content, 'x', len);
+	content[len] = 0;
+	for (int way = 0; way < 3; way++) {
+		use_way(f, way);
+		struct entry e;
+		make_file(f, &e, "big.bin", content, 0644);
+		int fd = open(e.origin, O_RDONLY);
+		assert_true(fd >= 0);
+		uint64_t size;
+		fail_reads_from = 1;
+		int rc = store_put_fd(&f->store, &e, fd, &size);
+		fail_reads_from = -1;
+		close(fd);
+		assert_int_equal(rc, -1);
+		char *msg = xasprintf("cannot read '%s': %s", e.origin, strerror(EIO));
+		assert_string_equal(error_last(), msg);
+		free(msg);
+		assert_int_equal(count_files(f->root.objects), 0); /* tmp/ included */
+		entry_clear(&e);
+	}
+	free(content);
+}
+
 static void materialise_hardlink_shares_the_inode(void **state)
 {
 	struct fixture *f = *state;
@@ -441,6 +641,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(put_refuses_a_file_changed_since_it_was_hashed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(put_takes_a_spool_file_by_renaming_it, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_fd_stores_a_new_file_in_one_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_fd_keeps_the_object_that_exists, setup, teardown),
+		cmocka_unit_test_setup_teardown(put_fd_of_two_identical_files_at_once_makes_one_object,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(put_fd_read_error_mid_file_leaves_no_object, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(materialise_hardlink_shares_the_inode, setup, teardown),
 		cmocka_unit_test_setup_teardown(materialise_writable_gives_a_private_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(materialise_copy_mode_makes_a_read_only_copy, setup,
