@@ -2,6 +2,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -517,7 +518,9 @@ int64_t store_gc(struct store *s, const struct strlist *keep_ids)
 	}
 	struct dirent *de;
 	while ((de = readdir(top))) {
-		if (strlen(de->d_name) != 2)
+		/* only the fan-out directories: two hex digits (not "..", which is .cutover/) */
+		if (strlen(de->d_name) != 2 || !isxdigit((unsigned char)de->d_name[0]) ||
+		    !isxdigit((unsigned char)de->d_name[1]))
 			continue;
 		char *dir = path_join(s->root->objects, de->d_name);
 		DIR *sub = opendir(dir);

@@ -57,6 +57,11 @@ deploy_n() {
 	[ "$objects_after" -lt "$objects_before" ]
 	# every remaining release still verifies
 	for id in $(ls "$ROOT/releases"); do cutover verify "$id" --to "$ROOT"; done
+	# and nothing but objects went: the history and the lock file are whole
+	[ -f "$ROOT/.cutover/lock" ]
+	run cutover log --to "$ROOT" --json
+	[ "$(grep -o '"action":"deploy"' <<< "$output" | wc -l)" -eq 4 ]
+	[ "$(grep -o '"action":"prune"' <<< "$output" | wc -l)" -eq 1 ]
 }
 
 @test "a failed deploy never leaves a release and never counts" {
