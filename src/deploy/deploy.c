@@ -239,6 +239,9 @@ static void discard(struct run *x)
 	snprintf(msg, sizeof(msg), "%s", error_last());
 	release_discard(&x->root, x->id);
 	fs_rm_rf(x->spool);
+	/* what it stored was never synced: no later deploy may trust it */
+	if (release_drop_orphans(&x->root) < 0 && sync_root(&x->root) < 0)
+		warning("objects stored by this deploy may not be on disk yet");
 	unlink(x->marker);
 	record(x, "failed", msg);
 	note("nothing changed: '%s' still points at %s", x->root.current,
@@ -300,6 +303,8 @@ int deploy_run(const struct deploy_opts *o)
 		char msg[1024];
 		snprintf(msg, sizeof(msg), "%s", error_last());
 		release_discard(&x.root, x.id);
+		if (release_drop_orphans(&x.root) < 0)
+			warning("objects only the rolled-back release used were not removed");
 		unlink(x.marker);
 		record(&x, "rolled-back", msg);
 		goto out;

@@ -104,6 +104,22 @@ out:
 	return rc;
 }
 
+int release_drop_orphans(struct root *r)
+{
+	struct strlist ids = STRLIST_INIT;
+	struct store s;
+	int rc = -1;
+	if (release_list(r, &ids) < 0)
+		goto out;
+	if (store_init(&s, r, LINK_HARDLINK) < 0)
+		goto out;
+	rc = store_gc(&s, &ids) < 0 ? -1 : 0;
+	store_release(&s);
+out:
+	strlist_clear(&ids);
+	return rc;
+}
+
 int release_pin(struct root *r, const char *id)
 {
 	if (release_check_exists(r, id) < 0)

@@ -19,4 +19,13 @@ int release_unpin(struct root *r, const char *id);
 /* Remove one release that never went live (failed deploy): tree, manifests. */
 int release_discard(struct root *r, const char *id);
 
+/*
+ * Remove the objects that no release uses. After a deploy that did not go
+ * live, what it stored was never synced: a power cut could leave such an
+ * object empty or short under its hash name, and a later deploy would link
+ * it as it is. Releases that went live were synced before their switch, so
+ * their objects are whole. Under the lock. Returns 0 or -1 (reported).
+ */
+int release_drop_orphans(struct root *r);
+
 #endif

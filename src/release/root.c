@@ -387,6 +387,7 @@ int root_recover(struct root *r)
 	closedir(d);
 
 	char *current = NULL;
+	int discarded = 0;
 	if (pending.nr && release_current(r, &current) < 0)
 		current = NULL;
 	for (size_t i = 0; i < pending.nr; i++) {
@@ -403,6 +404,7 @@ int root_recover(struct root *r)
 			h.message = "interrupted before the switch; the unfinished release was removed";
 			note("removing the unfinished release '%s' of an interrupted deploy", id);
 			release_discard(r, id);
+			discarded++;
 		}
 		history_append(r, &h);
 		char *p = path_join(r->staging, pending.items[i]);
@@ -455,6 +457,10 @@ int root_recover(struct root *r)
 	char *tmp = path_join(r->objects, "tmp");
 	fs_rm_rf(tmp);
 	free(tmp);
+	/* what the interrupted deploy stored may be torn if the machine went down */
+	if (discarded && release_drop_orphans(r) < 0)
+		warning("objects stored by the interrupted deploy were not removed; 'cutover verify' "
+			"checks the releases that use them");
 	free(current);
 	strlist_clear(&pending);
 	strlist_clear(&other);
