@@ -325,7 +325,7 @@ le() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? 1 : 0 }'; }
 echo
 echo "verdict (medians):"
 verdict "$(le "$one" "$(awk -v c="$cpal" 'BEGIN { print 1.2 * c }')")" \
-	"one-file-change deploy <= 1.2 x cp -al: $one s vs $(awk -v c="$cpal" 'BEGIN { printf "%.3f", 1.2 * c }') s ($(awk -v a="$one" -v c="$cpal" 'BEGIN { printf "%.2f", a / c }') x cp -al)"
+	"one-file-change deploy <= 1.2 x cp -al: $one s, limit $(awk -v c="$cpal" 'BEGIN { printf "%.3f", 1.2 * c }') s ($(awk -v a="$one" -v c="$cpal" 'BEGIN { printf "%.2f", a / c }') x cp -al)"
 verdict "$(le "$steady" "$(awk -v c="$cpal" 'BEGIN { print 1.2 * c }')")" \
 	"  same, in steady state (deploy + prune of 1 release): $steady s ($(awk -v a="$steady" -v c="$cpal" 'BEGIN { printf "%.2f", a / c }') x cp -al)"
 verdict "$(le "$first" "$cpa")" \
