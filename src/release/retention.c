@@ -35,7 +35,7 @@ static int remove_release(struct root *r, const char *id)
 	if (!rc)
 		rc = remove_manifests(r, id);
 	if (!rc)
-		rc = fs_rm_rf(dst);
+		rc = fs_rm_rf_parallel(dst);
 	free(src);
 	free(dst);
 	return rc;

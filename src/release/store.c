@@ -479,41 +479,64 @@ out:
 	return rc;
 }
 
-/* A set of object names ("ab/cdef…-644") built from the kept manifests. */
-static int cmp_str(const void *a, const void *b)
+/* What names an object: its content hash and permission bits. */
+struct obj_key {
+	unsigned char hash[HASH_LEN];
+	unsigned mode;
+};
+
+static int cmp_key(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const struct obj_key *x = a, *y = b;
+	int c = memcmp(x->hash, y->hash, HASH_LEN);
+	return c ? c : (x->mode > y->mode) - (x->mode < y->mode);
+}
+
+/* The key of the object file `name` in fan-out directory `dir` ("ab", "cdef…-644"); -1 if it is none. */
+static int key_from_name(struct obj_key *k, const char *dir, const char *name)
+{
+	char hex[HASH_HEX + 1];
+	if (strlen(name) < HASH_HEX - 2 + 2 || name[HASH_HEX - 2] != '-')
+		return -1;
+	memcpy(hex, dir, 2);
+	memcpy(hex + 2, name, HASH_HEX - 2);
+	hex[HASH_HEX] = 0;
+	char *end;
+	unsigned long mode = strtoul(name + HASH_HEX - 1, &end, 8);
+	if (*end || end == name + HASH_HEX - 1 || mode > 0777 || hash_from_hex(k->hash, hex) < 0)
+		return -1;
+	k->mode = (unsigned)mode;
+	return 0;
 }
 
 int64_t store_gc(struct store *s, const struct strlist *keep_ids)
 {
-	struct strlist keep = STRLIST_INIT;
+	struct obj_key *keep = NULL;
+	size_t nkeep = 0, alloc = 0;
 	for (size_t i = 0; i < keep_ids->nr; i++) {
 		struct manifest m = MANIFEST_INIT;
 		if (manifest_read(&m, s->root->manifests, keep_ids->items[i]) < 0) {
 			manifest_release(&m);
-			strlist_clear(&keep);
+			free(keep);
 			return error("not removing any object: the manifest of '%s' cannot be read",
 				     keep_ids->items[i]);
 		}
 		for (size_t j = 0; j < m.nr; j++) {
 			if (m.v[j].type != ENT_FILE)
 				continue;
-			char hex[HASH_HEX + 1];
-			hash_to_hex(hex, m.v[j].hash);
-			char *name = xasprintf("%.2s/%s-%o", hex, hex + 2, m.v[j].mode & 0777);
-			ALLOC_GROW(keep.items, keep.nr + 1, keep.alloc);
-			keep.items[keep.nr++] = name;
+			ALLOC_GROW(keep, nkeep + 1, alloc);
+			memcpy(keep[nkeep].hash, m.v[j].hash, HASH_LEN);
+			keep[nkeep++].mode = m.v[j].mode & 0777;
 		}
 		manifest_release(&m);
 	}
-	if (keep.nr)
-		qsort(keep.items, keep.nr, sizeof(char *), cmp_str);
+	if (nkeep)
+		qsort(keep, nkeep, sizeof(*keep), cmp_key);
 
 	int64_t freed = 0;
 	DIR *top = opendir(s->root->objects);
 	if (!top) {
-		strlist_clear(&keep);
+		free(keep);
 		return error_errno("cannot read '%s'", s->root->objects);
 	}
 	struct dirent *de;
@@ -528,25 +551,26 @@ int64_t store_gc(struct store *s, const struct strlist *keep_ids)
 			free(dir);
 			continue;
 		}
+		int dfd = dirfd(sub);
 		struct dirent *oe;
 		while ((oe = readdir(sub))) {
 			if (oe->d_name[0] == '.')
 				continue;
-			char *name = xasprintf("%s/%s", de->d_name, oe->d_name);
-			if (!keep.nr || !bsearch(&name, keep.items, keep.nr, sizeof(char *), cmp_str)) {
-				char *p = path_join(dir, oe->d_name);
-				struct stat st;
-				if (!lstat(p, &st) && unlink(p) == 0 && st.st_nlink == 1)
-					freed += (int64_t)st.st_blocks * 512;
-				free(p);
-			}
-			free(name);
+			struct obj_key k;
+			/* anything in a fan-out directory that no kept release names goes */
+			if (key_from_name(&k, de->d_name, oe->d_name) == 0 && nkeep &&
+			    bsearch(&k, keep, nkeep, sizeof(*keep), cmp_key))
+				continue;
+			struct stat st;
+			if (!fstatat(dfd, oe->d_name, &st, AT_SYMLINK_NOFOLLOW) && unlinkat(dfd, oe->d_name, 0) == 0 &&
+			    st.st_nlink == 1)
+				freed += (int64_t)st.st_blocks * 512;
 		}
 		closedir(sub);
 		rmdir(dir); /* only succeeds when empty */
 		free(dir);
 	}
 	closedir(top);
-	strlist_clear(&keep);
+	free(keep);
 	return freed;
 }

@@ -1,5 +1,7 @@
 #include "util/fs.h"
 #include "util/error.h"
+#include "util/strlist.h"
+#include "util/workers.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -205,6 +207,43 @@ static int rm_rf_at(int parent, const char *name, const char *path)
 int fs_rm_rf(const char *path)
 {
 	return rm_rf_at(AT_FDCWD, path, path);
+}
+
+/* The directories `depth` levels below path, to share out among threads. */
+static void subtrees(const char *path, int depth, struct strlist *out)
+{
+	DIR *d = opendir(path);
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (de->d_type != DT_DIR || !strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		char *sub = path_join(path, de->d_name);
+		if (depth > 1)
+			subtrees(sub, depth - 1, out);
+		else
+			strlist_push(out, sub);
+		free(sub);
+	}
+	closedir(d);
+}
+
+static int rm_subtree(void *ctx, size_t i)
+{
+	struct strlist *l = ctx;
+	fs_rm_rf(l->items[i]); /* what fails is reported, and tried again below */
+	return 0;
+}
+
+int fs_rm_rf_parallel(const char *path)
+{
+	struct strlist subs = STRLIST_INIT;
+	subtrees(path, 2, &subs);
+	if (subs.nr > 1)
+		workers_run(subs.nr, rm_subtree, &subs, 0);
+	strlist_clear(&subs);
+	return fs_rm_rf(path);
 }
 
 int fs_fsync_dir(const char *path)

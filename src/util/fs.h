@@ -17,6 +17,12 @@ int fs_mkdir_p(const char *path, mode_t mode);
 /* rm -rf; a missing path is fine. Read-only directories are made writable
  * first. Returns 0 or -1 (reported). */
 int fs_rm_rf(const char *path);
+/*
+ * The same for a large tree (a release): the subtrees two levels down are
+ * removed on all CPUs (ext4 removes entries of different directories in
+ * parallel), then the rest. Returns 0 or -1 (reported).
+ */
+int fs_rm_rf_parallel(const char *path);
 /* fsync a directory so that renames/links inside it are durable. */
 int fs_fsync_dir(const char *path);
 /* fsync the directory that contains `path`. */
