@@ -568,6 +568,37 @@ static void materialise_reports_a_missing_object(void **state)
 	entry_clear(&e);
 }
 
+/* Only the two-hex-digit fan-out directories are collected: never '..' (.cutover/ itself). */
+static void gc_touches_nothing_outside_the_fan_out_directories(void **state)
+{
+	struct fixture *f = *state;
+	struct entry a;
+	make_file(f, &a, "a", "a\n", 0644);
+	assert_int_equal(store_put(&f->store, &a, 0), 0);
+	char *history = path_join(f->root.meta, "history.jsonl");
+	char *lock = path_join(f->root.meta, "lock");
+	char *stray_dir = path_join(f->root.objects, "zz");
+	char *stray = path_join(f->root.objects, "ab/not-an-object");
+	assert_int_equal(fs_write_atomic(history, "{}\n", 3, 0644), 0);
+	assert_int_equal(fs_write_atomic(lock, "", 0, 0644), 0);
+	assert_int_equal(mkdir(stray_dir, 0755), 0);
+	char *fan = path_join(f->root.objects, "ab");
+	mkdir(fan, 0711); /* may exist */
+	free(fan);
+	assert_int_equal(fs_write_atomic(stray, "x", 1, 0644), 0);
+	struct strlist keep = STRLIST_INIT;
+	assert_true(store_gc(&f->store, &keep) >= 0);
+	assert_int_equal(access(history, F_OK), 0);
+	assert_int_equal(access(lock, F_OK), 0);
+	assert_int_equal(access(stray_dir, F_OK), 0);         /* not a fan-out directory: left alone */
+	assert_int_equal(access(stray, F_OK), -1);            /* in one, and no release names it: gone */
+	assert_false(store_has(&f->store, a.hash, a.mode));
+	free(history);
+	free(lock);
+	free(stray_dir);
+	free(stray);
+}
+
 static void gc_removes_unreferenced_objects_only(void **state)
 {
 	struct fixture *f = *state;
@@ -653,6 +684,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(materialise_reports_a_missing_object, setup, teardown),
 		cmocka_unit_test_setup_teardown(gc_removes_unreferenced_objects_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(gc_touches_nothing_outside_the_fan_out_directories, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }
