@@ -2,6 +2,33 @@
 #include "util/error.h"
 #include "util/fs.h"
 
+/*
+ * The file ends with "sha256 <hex>\n", the hash of everything before that
+ * line. A cache that is torn (a power cut during its replacement) or
+ * damaged in any byte is not used at all: a wrong hash in it would be
+ * trusted for a file that did not change, and linked as its content.
+ */
+#define TRAILER "sha256 "
+
+/* The length of the records if the trailer vouches for them, else -1. */
+static long checked_length(const char *text, size_t len)
+{
+	if (len < strlen(TRAILER) + HASH_HEX + 1 || text[len - 1] != '\n')
+		return -1;
+	size_t body = len - (strlen(TRAILER) + HASH_HEX + 1);
+	if (memcmp(text + body, TRAILER, strlen(TRAILER)))
+		return -1;
+	char want[HASH_HEX + 1], got[HASH_HEX + 1];
+	unsigned char h[HASH_LEN];
+	memcpy(want, text + body + strlen(TRAILER), HASH_HEX);
+	want[HASH_HEX] = 0;
+	struct hash_ctx *c = hash_begin();
+	hash_update(c, text, body);
+	hash_end(c, h);
+	hash_to_hex(got, h);
+	return strcmp(want, got) ? -1 : (long)body;
+}
+
 static int cmp_item(const void *a, const void *b)
 {
 	return strcmp(((const struct statcache_item *)a)->path,
@@ -15,7 +42,12 @@ void statcache_load(struct statcache *c, const char *file)
 		buf_release(&b);
 		return;
 	}
-	char *p = b.buf, *end = b.buf + b.len;
+	long body = checked_length(b.buf, b.len);
+	if (body < 0) {
+		buf_release(&b);
+		return; /* every file is hashed again, and the cache written anew */
+	}
+	char *p = b.buf, *end = b.buf + body;
 	while (p < end) {
 		char *nl = memchr(p, '\n', (size_t)(end - p));
 		if (!nl)
@@ -91,6 +123,12 @@ int statcache_save(const struct manifest *m, const char *file, int64_t start_ns)
 			 (long long)e->mtime_ns, (long long)e->ctime_ns, (unsigned long long)e->ino,
 			 e->path);
 	}
+	unsigned char h[HASH_LEN];
+	struct hash_ctx *c = hash_begin();
+	hash_update(c, b.buf, b.len);
+	hash_end(c, h);
+	hash_to_hex(hex, h);
+	buf_addf(&b, TRAILER "%s\n", hex);
 	int rc = fs_write_replace(file, b.buf, b.len, 0600);
 	buf_release(&b);
 	return rc;

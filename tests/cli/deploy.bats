@@ -177,6 +177,27 @@ load helpers
 	[ "$(cat "$ROOT/current/css/site.css")" = "body{}" ]
 }
 
+@test "a damaged stat cache is not trusted: every file is hashed again" {
+	cutover init "$ROOT"
+	sleep 2.1 # files younger than 2 s are never cached
+	cutover deploy "$SRC" --to "$ROOT"
+	cache=$(ls "$ROOT"/.cutover/cache/*.stat)
+	grep -q 'site.css' "$cache"
+	# one hex digit of a cached hash changes (a torn write, a bad sector)
+	python3 - "$cache" <<-'PY'
+	import sys
+	p = sys.argv[1]
+	lines = open(p).read().split("\n")
+	i = next(n for n, l in enumerate(lines) if l.endswith("site.css"))
+	lines[i] = ("1" if lines[i][0] != "1" else "2") + lines[i][1:]
+	open(p, "w").write("\n".join(lines))
+	PY
+	echo v2 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "$ROOT"
+	cutover verify --to "$ROOT"
+	[ "$(cat "$ROOT/current/css/site.css")" = "body{}" ]
+}
+
 @test "more links to one object than the file system allows: fresh copies, every release whole" {
 	# 66,000 empty files share one object; ext4 allows 65,000 links per inode
 	mkdir "$T/many"

@@ -149,6 +149,48 @@ static void young_entries_are_not_saved(void **state)
 	manifest_release(&m);
 }
 
+/* text followed by the line statcache_save ends a cache with */
+static char *with_trailer(const char *text)
+{
+	unsigned char h[HASH_LEN];
+	char hex[HASH_HEX + 1];
+	struct hash_ctx *c = hash_begin();
+	hash_update(c, text, strlen(text));
+	hash_end(c, h);
+	hash_to_hex(hex, h);
+	return xasprintf("%ssha256 %s\n", text, hex);
+}
+
+/* A saved cache with any byte changed, or cut short anywhere, is not used. */
+static void torn_or_altered_cache_is_not_used(void **state)
+{
+	struct fixture *f = *state;
+	struct statcache c = STATCACHE_INIT;
+	const char *hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+	char *body = xasprintf("%s 10 20 30 40\ta\n%s 11 21 31 41\tb\n", hex, hex);
+	char *text = with_trailer(body);
+	size_t len = strlen(text);
+	assert_int_equal(fs_write_atomic(f->file, text, len, 0600), 0);
+	statcache_load(&c, f->file);
+	assert_int_equal(c.nr, 2);
+	statcache_release(&c);
+	for (size_t cut = 0; cut < len; cut += 7) {
+		assert_int_equal(fs_write_atomic(f->file, text, cut, 0600), 0);
+		statcache_load(&c, f->file);
+		assert_int_equal(c.nr, 0);
+	}
+	for (size_t at = 0; at + 1 < len; at += 5) {
+		char *bad = xstrdup(text);
+		bad[at] = bad[at] == '1' ? '2' : '1';
+		assert_int_equal(fs_write_atomic(f->file, bad, len, 0600), 0);
+		statcache_load(&c, f->file);
+		assert_int_equal(c.nr, 0);
+		free(bad);
+	}
+	free(body);
+	free(text);
+}
+
 static void missing_or_damaged_cache_is_empty(void **state)
 {
 	struct fixture *f = *state;
@@ -167,8 +209,15 @@ static void missing_or_damaged_cache_is_empty(void **state)
 			       "%s 10 20 30 40\tgood\n"
 			       "%s 1 2 3 4\tunterminated",
 			       hex, hex, hex, hex, hex, hex);
+	/* without its closing hash line: not used at all */
 	assert_int_equal(fs_write_atomic(f->file, text, strlen(text), 0600), 0);
+	statcache_load(&c, f->file);
+	assert_int_equal(c.nr, 0);
+	/* with it, the malformed lines are skipped one by one */
+	char *signed_text = with_trailer(text);
 	free(text);
+	assert_int_equal(fs_write_atomic(f->file, signed_text, strlen(signed_text), 0600), 0);
+	free(signed_text);
 	statcache_load(&c, f->file);
 	assert_int_equal(c.nr, 1);
 	assert_string_equal(c.v[0].path, "good");
@@ -187,6 +236,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(changed_stat_misses, setup, teardown),
 		cmocka_unit_test_setup_teardown(young_entries_are_not_saved, setup, teardown),
 		cmocka_unit_test_setup_teardown(missing_or_damaged_cache_is_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(torn_or_altered_cache_is_not_used, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("statcache", tests, NULL, NULL);
 }
