@@ -242,6 +242,12 @@ static void discard(struct run *x)
 	/* what it stored was never synced: no later deploy may trust it */
 	if (release_drop_orphans(&x->root) < 0 && sync_root(&x->root) < 0)
 		warning("objects stored by this deploy may not be on disk yet");
+	/* nor the stat cache it wrote: the next deploy reads every file once more */
+	if (x->src.kind == SOURCE_DIR) {
+		char *cache = stat_cache_path(&x->root, x->src.path);
+		unlink(cache);
+		free(cache);
+	}
 	unlink(x->marker);
 	record(x, "failed", msg);
 	note("nothing changed: '%s' still points at %s", x->root.current,

@@ -379,6 +379,27 @@ out:
 	return rc;
 }
 
+/*
+ * An object the stat cache vouched for (so the source was not read) is
+ * gone: store the source again, hashed while it is read, so that no object
+ * ever gets a name its bytes do not have. Returns 0 or -1 (reported).
+ */
+static int put_again(struct store *s, const struct entry *e)
+{
+	int fd = open(e->origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return error_errno("cannot read '%s'", e->origin);
+	struct entry now = *e;
+	uint64_t size;
+	int rc = store_put_fd(s, &now, fd, &size);
+	close(fd);
+	if (rc < 0)
+		return -1;
+	if (memcmp(now.hash, e->hash, HASH_LEN) || size != e->size)
+		return error("'%s' changed while it was being deployed; deploy again once it is stable", e->origin);
+	return 0;
+}
+
 /* The object has too many links (ext4: 65000): put a fresh copy in its place.
  * Releases that link the old inode keep it; new links go to the new one. */
 static int refresh_object(struct store *s, const char *obj, unsigned omode)
@@ -435,7 +456,7 @@ int store_materialise_at(struct store *s, const struct entry *e, int dfd, const 
 			if (errno == ENOENT && e->origin && !put) {
 				/* not asked for beforehand (stat cache hit) and gone since */
 				put = 1;
-				if ((rc = store_put(s, e, 0)) < 0)
+				if ((rc = put_again(s, e)) < 0)
 					break;
 				continue;
 			}

@@ -198,6 +198,33 @@ load helpers
 	[ "$(cat "$ROOT/current/css/site.css")" = "body{}" ]
 }
 
+@test "an object is never stored under a hash its bytes do not have, even when the stat cache says so" {
+	cutover init "$ROOT"
+	sleep 2.1
+	cutover deploy "$SRC" --to "$ROOT"
+	before=$(current_id)
+	cache=$(ls "$ROOT"/.cutover/cache/*.stat)
+	# a well-formed cache whose hash for site.css is wrong (and so has no object)
+	python3 - "$cache" <<-'PY'
+	import hashlib, sys
+	p = sys.argv[1]
+	lines = open(p).read().split("\n")[:-2]
+	i = next(n for n, l in enumerate(lines) if l.endswith("site.css"))
+	lines[i] = "ab" * 32 + lines[i][64:]
+	body = "".join(l + "\n" for l in lines)
+	open(p, "w").write(body + "sha256 " + hashlib.sha256(body.encode()).hexdigest() + "\n")
+	PY
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "$ROOT"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"site.css' changed while it was being deployed"* ]]
+	[ "$(current_id)" = "$before" ]
+	[ -z "$(find "$ROOT/.cutover/objects" -name 'abababab*')" ]
+	# the next deploy reads every file again and goes through
+	cutover deploy "$SRC" --to "$ROOT"
+	cutover verify --to "$ROOT"
+}
+
 @test "more links to one object than the file system allows: fresh copies, every release whole" {
 	# 66,000 empty files share one object; ext4 allows 65,000 links per inode
 	mkdir "$T/many"
