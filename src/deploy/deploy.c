@@ -33,12 +33,8 @@ struct run {
 
 static char *stat_cache_path(struct root *r, const char *dir)
 {
-	unsigned char h[HASH_LEN];
 	char hex[HASH_HEX + 1];
-	struct hash_ctx *c = hash_begin();
-	hash_update(c, dir, strlen(dir));
-	hash_end(c, h);
-	hash_to_hex(hex, h);
+	hash_bytes_hex(hex, dir, strlen(dir));
 	return xasprintf("%s/source-%.16s.stat", r->cache, hex);
 }
 

@@ -18,15 +18,9 @@ static long checked_length(const char *text, size_t len)
 	size_t body = len - (strlen(TRAILER) + HASH_HEX + 1);
 	if (memcmp(text + body, TRAILER, strlen(TRAILER)))
 		return -1;
-	char want[HASH_HEX + 1], got[HASH_HEX + 1];
-	unsigned char h[HASH_LEN];
-	memcpy(want, text + body + strlen(TRAILER), HASH_HEX);
-	want[HASH_HEX] = 0;
-	struct hash_ctx *c = hash_begin();
-	hash_update(c, text, body);
-	hash_end(c, h);
-	hash_to_hex(got, h);
-	return strcmp(want, got) ? -1 : (long)body;
+	char got[HASH_HEX + 1];
+	hash_bytes_hex(got, text, body);
+	return memcmp(text + body + strlen(TRAILER), got, HASH_HEX) ? -1 : (long)body;
 }
 
 static int cmp_item(const void *a, const void *b)
@@ -123,11 +117,7 @@ int statcache_save(const struct manifest *m, const char *file, int64_t start_ns)
 			 (long long)e->mtime_ns, (long long)e->ctime_ns, (unsigned long long)e->ino,
 			 e->path);
 	}
-	unsigned char h[HASH_LEN];
-	struct hash_ctx *c = hash_begin();
-	hash_update(c, b.buf, b.len);
-	hash_end(c, h);
-	hash_to_hex(hex, h);
+	hash_bytes_hex(hex, b.buf, b.len);
 	buf_addf(&b, TRAILER "%s\n", hex);
 	int rc = fs_write_replace(file, b.buf, b.len, 0600);
 	buf_release(&b);

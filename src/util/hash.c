@@ -89,6 +89,15 @@ static int hexval(char c)
 	return -1;
 }
 
+void hash_bytes_hex(char out[HASH_HEX + 1], const void *data, size_t len)
+{
+	unsigned char h[HASH_LEN];
+	struct hash_ctx *c = hash_begin();
+	hash_update(c, data, len);
+	hash_end(c, h);
+	hash_to_hex(out, h);
+}
+
 int hash_from_hex(unsigned char out[HASH_LEN], const char *hex)
 {
 	for (int i = 0; i < HASH_LEN; i++) {

@@ -152,12 +152,8 @@ static void young_entries_are_not_saved(void **state)
 /* text followed by the line statcache_save ends a cache with */
 static char *with_trailer(const char *text)
 {
-	unsigned char h[HASH_LEN];
 	char hex[HASH_HEX + 1];
-	struct hash_ctx *c = hash_begin();
-	hash_update(c, text, strlen(text));
-	hash_end(c, h);
-	hash_to_hex(hex, h);
+	hash_bytes_hex(hex, text, strlen(text));
 	return xasprintf("%ssha256 %s\n", text, hex);
 }
 
