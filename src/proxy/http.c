@@ -460,6 +460,15 @@ static int add_header(struct buf *out, const struct http_msg *m, int i)
 	return 0;
 }
 
+/* The two headers that carry an upgrade (WebSocket) on, from m's Upgrade. */
+static int write_upgrade(struct buf *out, const struct http_msg *m)
+{
+	if (buf_addstr(out, "Connection: Upgrade\r\nUpgrade: ") < 0 ||
+	    buf_add(out, http_hdr_val(m, m->upgrade), m->hdr[m->upgrade].val_len) < 0)
+		return -1;
+	return buf_add(out, "\r\n", 2);
+}
+
 int http_write_request_head(struct buf *out, const struct http_msg *m, const http_parser *p,
 			    const struct http_fwd *f)
 {
@@ -494,9 +503,7 @@ int http_write_request_head(struct buf *out, const struct http_msg *m, const htt
 	if (f->chunked)
 		rc |= buf_addstr(out, "Transfer-Encoding: chunked\r\n");
 	if (f->upgrade && m->upgrade >= 0) {
-		rc |= buf_addstr(out, "Connection: Upgrade\r\nUpgrade: ");
-		rc |= buf_add(out, http_hdr_val(m, m->upgrade), m->hdr[m->upgrade].val_len);
-		rc |= buf_addstr(out, "\r\n");
+		rc |= write_upgrade(out, m);
 	}
 	rc |= buf_addstr(out, "\r\n");
 	return rc ? -1 : 0;
@@ -534,9 +541,7 @@ int http_write_response_head(struct buf *out, const struct http_msg *m, const ht
 	if (o->chunked)
 		rc |= buf_addstr(out, "Transfer-Encoding: chunked\r\n");
 	if (o->upgrade && m->upgrade >= 0) {
-		rc |= buf_addstr(out, "Connection: Upgrade\r\nUpgrade: ");
-		rc |= buf_add(out, http_hdr_val(m, m->upgrade), m->hdr[m->upgrade].val_len);
-		rc |= buf_addstr(out, "\r\n");
+		rc |= write_upgrade(out, m);
 	} else if (o->close) {
 		rc |= buf_addstr(out, "Connection: close\r\n");
 	} else if (o->keepalive10) {

@@ -307,9 +307,14 @@ static int method_idempotent(int method)
 	}
 }
 
-/* Keep a copy of what went upstream while the request can still be replayed. */
-static void replay_keep(struct client *c, const char *data, size_t len)
+/*
+ * Keep a copy of what went upstream (out's bytes from `from` on) while the
+ * request can still be replayed.
+ */
+static void replay_keep(struct client *c, const struct buf *out, size_t from)
 {
+	const char *data = out->buf + from;
+	size_t len = out->len - from;
 	if (!c->replayable)
 		return;
 	if (c->replay.len + len > REPLAY_CAP) {
@@ -350,7 +355,7 @@ static int dispatch(struct client *c)
 	size_t before = u->out.len;
 	http_write_request_head(&u->out, m, &c->req.parser, &f);
 	c->replayable = method_idempotent(c->req.parser.method);
-	replay_keep(c, u->out.buf + before, u->out.len - before);
+	replay_keep(c, &u->out, before);
 	c->state = C_EXCHANGE;
 	c->deadline = px->loop.now + px->cfg.body_timeout_ms;
 	/* a connected one is written to right away (client_process); asking
@@ -418,7 +423,7 @@ static int req_on_body(struct http_side *s, const char *at, size_t len)
 	struct buf *out = &c->up->out;
 	size_t before = out->len;
 	int rc = s->msg.chunked ? http_write_chunk(out, at, len) : buf_add(out, at, len);
-	replay_keep(c, out->buf + before, out->len - before);
+	replay_keep(c, out, before);
 	return rc;
 }
 
@@ -429,7 +434,7 @@ static int req_on_done(struct http_side *s)
 	if (c->up && s->msg.chunked) {
 		size_t before = c->up->out.len;
 		http_write_last_chunk(&c->up->out, &s->msg);
-		replay_keep(c, c->up->out.buf + before, c->up->out.len - before);
+		replay_keep(c, &c->up->out, before);
 	}
 	/* the next request on this connection waits until this response is out */
 	http_parser_pause(&s->parser, 1);

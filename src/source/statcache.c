@@ -29,6 +29,17 @@ static int cmp_item(const void *a, const void *b)
 		      ((const struct statcache_item *)b)->path);
 }
 
+/* A decimal number at *q followed by `sep`; *q moves past both. 1, or 0 if there is none. */
+static int number(char **q, char sep, int64_t *v)
+{
+	char *end;
+	*v = strtoll(*q, &end, 10);
+	if (end == *q || *end != sep)
+		return 0;
+	*q = end + 1;
+	return 1;
+}
+
 void statcache_load(struct statcache *c, const char *file)
 {
 	struct buf b = BUF_INIT;
@@ -49,32 +60,15 @@ void statcache_load(struct statcache *c, const char *file)
 		*nl = 0;
 		/* "<hash> <size> <mtime> <ctime> <ino>\t<path>", parsed by hand: sscanf is slow */
 		struct statcache_item it;
-		char *q = p, *end2;
+		char *q = p + HASH_HEX + 1;
+		int64_t size, ino;
 		int ok = nl - p > HASH_HEX && p[HASH_HEX] == ' ';
 		if (ok) {
 			p[HASH_HEX] = 0;
-			ok = !hash_from_hex(it.hash, p);
-			q = p + HASH_HEX + 1;
-		}
-		if (ok) {
-			it.size = strtoull(q, &end2, 10);
-			ok = end2 != q && *end2 == ' ';
-			q = end2 + 1;
-		}
-		if (ok) {
-			it.mtime_ns = strtoll(q, &end2, 10);
-			ok = end2 != q && *end2 == ' ';
-			q = end2 + 1;
-		}
-		if (ok) {
-			it.ctime_ns = strtoll(q, &end2, 10);
-			ok = end2 != q && *end2 == ' ';
-			q = end2 + 1;
-		}
-		if (ok) {
-			it.ino = strtoull(q, &end2, 10);
-			ok = end2 != q && *end2 == '\t' && end2[1];
-			q = end2 + 1;
+			ok = !hash_from_hex(it.hash, p) && number(&q, ' ', &size) && number(&q, ' ', &it.mtime_ns) &&
+			     number(&q, ' ', &it.ctime_ns) && number(&q, '\t', &ino) && *q;
+			it.size = (uint64_t)size;
+			it.ino = (uint64_t)ino;
 		}
 		if (ok) {
 			it.path = xstrdup(q);
