@@ -29,6 +29,8 @@ struct run {
 	int64_t start_ms;
 	uint64_t new_files, new_bytes;
 	int store_ready;
+	int place;   /* first deploy by hard links: files are written straight into the staged tree */
+	int tree_fd; /* the staged tree once stage_begin made it, else -1 */
 };
 
 static char *stat_cache_path(struct root *r, const char *dir)
@@ -69,7 +71,15 @@ static int cmp_object(const void *a, const void *b)
 static int keep_file(void *ctx, struct entry *e, int fd, uint64_t *size)
 {
 	struct run *x = ctx;
-	int added = store_put_fd(&x->store, e, fd, size);
+	int added;
+	if (x->tree_fd >= 0 && !(e->flags & (ENT_WRITABLE | ENT_UNDER_SHARED))) {
+		added = store_put_fd_at(&x->store, e, fd, x->tree_fd, x->staged, size);
+		if (added >= 0)
+			e->flags |= ENT_PLACED;
+		crashpoint("placed");
+	} else {
+		added = store_put_fd(&x->store, e, fd, size);
+	}
 	if (added < 0)
 		return -1;
 	e->stored = 1;
@@ -78,6 +88,34 @@ static int keep_file(void *ctx, struct entry *e, int fd, uint64_t *size)
 		__atomic_fetch_add(&x->new_bytes, *size, __ATOMIC_RELAXED);
 	}
 	return 0;
+}
+
+/*
+ * source_opts.walked for a first deploy: every directory is known, no file
+ * has been read. When the store and the staging area share a file system,
+ * make the release's directories now, so that keep_file can write each file
+ * into its place and give it its object name as a second link, instead of
+ * an unnamed object linked into the tree afterwards.
+ */
+static int walked(void *ctx, struct manifest *m)
+{
+	struct run *x = ctx;
+	stage_mark_paths(m, &x->o->shared, &x->o->writable);
+	if (!x->place)
+		return 0;
+	if (stage_begin(m, x->staged) < 0)
+		return -1;
+	x->tree_fd = open(x->staged, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (x->tree_fd < 0)
+		return error_errno("cannot open '%s'", x->staged);
+	return 0;
+}
+
+/* Store and staging area on one file system: hard links between them work. */
+static int one_file_system(const struct root *r)
+{
+	struct stat a, b;
+	return !stat(r->objects, &a) && !stat(r->staging, &b) && a.st_dev == b.st_dev;
 }
 
 static int send_one(void *ctx, size_t i)
@@ -116,26 +154,31 @@ static int send_objects(struct run *x, int take)
 }
 
 /*
- * The manifests and the stat cache are written by a second thread while the
- * tree is being linked: both only read the finished manifest.
+ * The manifests are written by a second thread while the tree is being
+ * linked, and the stat cache after the linking: all only read the finished
+ * manifest.
  */
 struct writer {
 	struct run *x;
 	int rc;
 };
 
-static void *write_records(void *arg)
+static void *write_manifests(void *arg)
 {
 	struct writer *w = arg;
-	struct run *x = w->x;
-	w->rc = manifest_write(&x->m, x->root.manifests, x->id);
-	if (!w->rc && x->src.kind == SOURCE_DIR) {
-		/* a cache of source stat -> hash, true whatever becomes of this deploy */
-		char *cache = stat_cache_path(&x->root, x->src.path);
-		statcache_save(&x->m, cache, x->start_ms * 1000000);
-		free(cache);
-	}
+	w->rc = manifest_write(&w->x->m, w->x->root.manifests, w->x->id);
 	return NULL;
+}
+
+/* A cache of source stat -> hash, true whatever becomes of this deploy
+ * (discard() forgets it all the same). */
+static void save_stat_cache(struct run *x)
+{
+	if (x->src.kind != SOURCE_DIR)
+		return;
+	char *cache = stat_cache_path(&x->root, x->src.path);
+	statcache_save(&x->m, cache, x->start_ms * 1000000);
+	free(cache);
 }
 
 /* Everything up to a complete, not yet live release in releases/<id>. */
@@ -168,7 +211,15 @@ static int build_release(struct run *x)
 		return -1;
 	x->store_ready = 1;
 	char *cache = x->src.kind == SOURCE_DIR ? stat_cache_path(&x->root, x->src.path) : NULL;
-	struct source_opts so = { &o->exclude, x->spool, cache, first ? keep_file : NULL, x };
+	x->place = first && o->link_mode == LINK_HARDLINK && one_file_system(&x->root);
+	struct source_opts so = {
+		.exclude = &o->exclude,
+		.spool_dir = x->spool,
+		.stat_cache = cache,
+		.keep = first ? keep_file : NULL,
+		.walked = first ? walked : NULL,
+		.keep_ctx = x,
+	};
 	int spooled;
 	int rc = source_read(&x->src, &x->m, &so, &x->st, &spooled);
 	free(cache);
@@ -184,10 +235,11 @@ static int build_release(struct run *x)
 		return -1;
 	struct writer w = { x, 0 };
 	pthread_t tid;
-	int threaded = pthread_create(&tid, NULL, write_records, &w) == 0;
+	int threaded = pthread_create(&tid, NULL, write_manifests, &w) == 0;
 	if (!threaded)
-		write_records(&w);
-	int built = stage_build(&x->store, &x->m, x->staged, x->id);
+		write_manifests(&w);
+	int built = stage_build(&x->store, &x->m, x->staged, x->id, x->tree_fd >= 0);
+	save_stat_cache(x);
 	if (threaded)
 		pthread_join(tid, NULL);
 	if (built < 0 || w.rc < 0)
@@ -252,7 +304,7 @@ static void discard(struct run *x)
 
 int deploy_run(const struct deploy_opts *o)
 {
-	struct run x = { .o = o, .root = ROOT_INIT, .src = SOURCE_INIT, .m = MANIFEST_INIT };
+	struct run x = { .o = o, .root = ROOT_INIT, .src = SOURCE_INIT, .m = MANIFEST_INIT, .tree_fd = -1 };
 	int rc;
 
 	x.start_ms = time_now_ms();
@@ -341,6 +393,8 @@ int deploy_run(const struct deploy_opts *o)
 	       (unsigned long long)x.st.files, tb, (unsigned long long)x.new_files, nb,
 	       (double)(time_now_ms() - x.start_ms) / 1000);
 out:
+	if (x.tree_fd >= 0)
+		close(x.tree_fd);
 	if (x.store_ready)
 		store_release(&x.store);
 	manifest_release(&x.m);

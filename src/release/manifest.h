@@ -24,6 +24,8 @@ enum entry_type {
 #define ENT_WRITABLE 1 /* a private, writable copy rather than a link to the store */
 #define ENT_PLAIN 2    /* a file a before_switch hook made: in the release only, not in the store */
 #define ENT_HASH_PENDING 4 /* read from a lean tree; the hash comes from the .sha256 list */
+#define ENT_PLACED 8        /* already in the staged tree: stored there as it was read (first deploy) */
+#define ENT_UNDER_SHARED 16 /* at or under a shared path: to the store only, never into the tree */
 
 struct entry {
 	char *path;   /* relative, '/'-separated, normalised */

@@ -114,13 +114,24 @@ out:
 	return rc;
 }
 
+void stage_mark_paths(struct manifest *m, const struct strlist *shared,
+		      const struct strlist *writable)
+{
+	for (size_t i = 0; i < m->nr; i++) {
+		struct entry *e = &m->v[i];
+		for (size_t j = 0; j < writable->nr; j++)
+			if (e->type == ENT_FILE && under(e->path, writable->items[j]))
+				e->flags |= ENT_WRITABLE;
+		for (size_t j = 0; j < shared->nr; j++)
+			if (under(e->path, shared->items[j]))
+				e->flags |= ENT_UNDER_SHARED;
+	}
+}
+
 int stage_apply_paths(struct store *s, struct manifest *m, const struct strlist *shared,
 		      const struct strlist *writable)
 {
-	for (size_t i = 0; i < m->nr; i++)
-		for (size_t j = 0; j < writable->nr; j++)
-			if (m->v[i].type == ENT_FILE && under(m->v[i].path, writable->items[j]))
-				m->v[i].flags |= ENT_WRITABLE;
+	stage_mark_paths(m, shared, writable);
 	if (!shared->nr)
 		return 0;
 	for (size_t j = 0; j < shared->nr; j++)
@@ -129,10 +140,7 @@ int stage_apply_paths(struct store *s, struct manifest *m, const struct strlist 
 	/* rebuild: drop what lies under shared paths, add the links and their parents */
 	struct manifest out = MANIFEST_INIT;
 	for (size_t i = 0; i < m->nr; i++) {
-		int drop = 0;
-		for (size_t j = 0; j < shared->nr && !drop; j++)
-			drop = under(m->v[i].path, shared->items[j]);
-		if (drop) {
+		if (m->v[i].flags & ENT_UNDER_SHARED) {
 			free(m->v[i].path);
 			free(m->v[i].target);
 			free(m->v[i].origin);
@@ -191,14 +199,15 @@ static int mkdir_one(void *ctx, size_t i)
 	return 0;
 }
 
-/* Directories one depth at a time, each depth on every CPU. */
+/* Directories one depth at a time, each depth on every CPU; none under a shared path,
+ * none made already. */
 static int make_dirs(struct builder *b)
 {
 	const struct manifest *m = b->m;
 	unsigned *depth = xcalloc(m->nr, sizeof(*depth));
 	unsigned max = 0;
 	for (size_t i = 0; i < m->nr; i++) {
-		if (m->v[i].type != ENT_DIR)
+		if (m->v[i].type != ENT_DIR || (m->v[i].flags & (ENT_UNDER_SHARED | ENT_PLACED)))
 			continue;
 		for (const char *c = m->v[i].path; *c; c++)
 			depth[i] += *c == '/';
@@ -210,7 +219,8 @@ static int make_dirs(struct builder *b)
 	for (unsigned d = 0; d <= max && !rc; d++) {
 		size_t n = 0;
 		for (size_t i = 0; i < m->nr; i++)
-			if (m->v[i].type == ENT_DIR && depth[i] == d)
+			if (m->v[i].type == ENT_DIR && !(m->v[i].flags & (ENT_UNDER_SHARED | ENT_PLACED)) &&
+			    depth[i] == d)
 				b->level[n++] = i;
 		b->level_nr = n;
 		rc = workers_run(spread_count(n), mkdir_one, b, 0);
@@ -234,6 +244,8 @@ static int build_one(void *ctx, size_t i)
 	case ENT_DIR:
 		break;
 	case ENT_FILE:
+		if (e->flags & ENT_PLACED)
+			break;
 		rc = store_materialise_at(b->s, e, b->dfd, e->path, e->flags & ENT_WRITABLE);
 		break;
 	case ENT_LINK:
@@ -256,21 +268,44 @@ static int build_one(void *ctx, size_t i)
 	return rc;
 }
 
-int stage_build(struct store *s, const struct manifest *m, const char *dir, const char *id)
+/* Create `dir` (0755 whatever the umask: the web server enters it) and open it. */
+static int make_top(const char *dir)
 {
-	mode_t um = umask(0);
-	umask(um);
 	if (mkdir(dir, 0755) < 0)
 		return error_errno("cannot create '%s'", dir);
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return error_errno("cannot open '%s'", dir);
-	/* the top of a release is 0755 whatever the umask: the web server enters it */
 	if (fchmod(dfd, 0755) < 0) {
 		close(dfd);
 		return error_errno("cannot set the mode of '%s'", dir);
 	}
-	/* directories first, parents before children ... */
+	return dfd;
+}
+
+int stage_begin(struct manifest *m, const char *dir)
+{
+	int dfd = make_top(dir);
+	if (dfd < 0)
+		return -1;
+	struct builder b = { NULL, m, dir, NULL, dfd, NULL, 0 };
+	int rc = make_dirs(&b);
+	close(dfd);
+	for (size_t i = 0; i < m->nr && !rc; i++)
+		if (m->v[i].type == ENT_DIR && !(m->v[i].flags & ENT_UNDER_SHARED))
+			m->v[i].flags |= ENT_PLACED;
+	return rc;
+}
+
+int stage_build(struct store *s, const struct manifest *m, const char *dir, const char *id,
+		int begun)
+{
+	mode_t um = umask(0);
+	umask(um);
+	int dfd = begun ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : make_top(dir);
+	if (dfd < 0)
+		return begun ? error_errno("cannot open '%s'", dir) : -1;
+	/* directories first (those stage_begin did not make), parents before children ... */
 	struct builder b = { s, m, dir, id, dfd, NULL, 0 };
 	int rc = make_dirs(&b);
 	/* ... then files and links on every CPU ... */

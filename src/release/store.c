@@ -329,6 +329,41 @@ int store_put_fd(struct store *s, struct entry *e, int fd, uint64_t *size)
 	return rc < 0 ? -1 : rc == 0;
 }
 
+int store_put_fd_at(struct store *s, struct entry *e, int fd, int dfd, const char *dir,
+		    uint64_t *size)
+{
+	unsigned omode = store_object_mode(e->mode);
+	int out = openat(dfd, e->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, omode);
+	if (out < 0)
+		return error_errno("cannot create '%s/%s'", dir, e->path);
+	char *dst = xasprintf("%s/%s", dir, e->path);
+	int64_t n = copy_hashing(fd, e->origin, out, dst, e->hash);
+	char name[STORE_NAME_MAX];
+	store_object_name(name, e->hash, e->mode);
+	int rc = n < 0 || finish_mode(s, out, omode, name) < 0 ? -1 : 0;
+	if (close(out) < 0 && !rc)
+		rc = error_errno("cannot write '%s'", dst);
+	if (!rc) {
+		*size = (uint64_t)n;
+		if (linkat(dfd, e->path, s->objfd, name, 0) == 0) {
+			rc = 1;
+		} else if (errno != EEXIST) {
+			rc = error_errno("cannot link object '%s/%s'", s->root->objects, name);
+		} else if (unlinkat(dfd, e->path, 0) < 0) {
+			rc = error_errno("cannot remove '%s'", dst);
+		} else {
+			/* the same content was stored before: share its inode */
+			rc = store_materialise_at(s, e, dfd, e->path, 0);
+			free(dst);
+			return rc;
+		}
+	}
+	if (rc < 0)
+		unlinkat(dfd, e->path, 0);
+	free(dst);
+	return rc;
+}
+
 int store_put(struct store *s, const struct entry *e, int take)
 {
 	unsigned omode = store_object_mode(e->mode);

@@ -59,6 +59,19 @@ int store_put(struct store *s, const struct entry *e, int take);
 int store_put_fd(struct store *s, struct entry *e, int fd, uint64_t *size);
 
 /*
+ * store_put_fd for a tree being built (hard links only): the content of
+ * `fd` becomes the new file e->path under directory `dfd` (`dir` in
+ * messages), hashed while it is written, and that file gets its object name
+ * as a second link: each byte is written once and each file needs no link
+ * step later. When the object exists already, the new file is replaced by
+ * a link to it. The store and `dfd` must be on one file system. Returns 1
+ * when the object was added, 0 when it existed, -1 (reported; e->path is
+ * then removed).
+ */
+int store_put_fd_at(struct store *s, struct entry *e, int fd, int dfd, const char *dir,
+		    uint64_t *size);
+
+/*
  * Create `dst` as this store's copy of e's content: a hard link (a new
  * object copy when the link count limit is reached, a plain copy across file
  * systems), a reflink, or a copy; a private writable copy when `writable`.

@@ -167,6 +167,8 @@ int source_read_dir(const char *dir, struct manifest *m, const struct source_opt
 		rc = error_errno("cannot read directory '%s'", dir);
 	else
 		rc = walk_dir(&w, fd, "");
+	if (!rc && o->walked)
+		rc = o->walked(o->keep_ctx, m);
 	if (!rc)
 		rc = workers_run(w.todo_nr, read_one, &w, 0);
 	free(w.todo);

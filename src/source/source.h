@@ -37,6 +37,12 @@ struct source_opts {
 	 * or -1 (reported). Called from several threads at once.
 	 */
 	int (*keep)(void *ctx, struct entry *e, int fd, uint64_t *size);
+	/*
+	 * Directories only, optional: called once the walk has listed every
+	 * entry (manifest not yet sorted or finished) and before any file is
+	 * read, hashed or kept. Returns 0 or -1 (reported: the read stops).
+	 */
+	int (*walked)(void *ctx, struct manifest *m);
 	void *keep_ctx;
 };
 

@@ -87,7 +87,7 @@ objects_whole() {
 
 @test "kill -9 at every step of a first deploy (files stored in one pass) leaves a whole site" {
 	big=$(head -c 300000 /dev/urandom | base64)
-	for p in pending read objects staged manifest renamed synced switch-link switch-rename switched recorded; do
+	for p in pending placed read objects staged manifest renamed synced switch-link switch-rename switched recorded; do
 		cutover init "$ROOT" > /dev/null
 		printf '%s\n' "$big" > "$SRC/big.txt"
 		cp "$SRC/css/site.css" "$SRC/css/copy.css"
@@ -134,6 +134,24 @@ objects_of() { # ROOT: every object, one per line
 	cutover deploy "$SRC" --to "$ROOT" > /dev/null
 	[ "$(cat "$ROOT/current/new.txt")" = "content first stored by a deploy that dies" ]
 	cutover verify --to "$ROOT" > /dev/null
+}
+
+@test "a first deploy that fails while it reads leaves an empty root" {
+	# files are written straight into the staged tree as they are read:
+	# those already there, and their objects, must go with the failure
+	for i in $(seq 1 200); do echo "file $i" > "$SRC/f$i.txt"; done
+	echo secret > "$SRC/zz-secret.txt"
+	cutover init "$ROOT" > /dev/null
+	chmod 755 "$T"
+	chown -R nobody "$ROOT" "$SRC"
+	chmod 000 "$SRC/zz-secret.txt"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot read '$SRC/zz-secret.txt': Permission denied"* ]]
+	[ ! -e "$ROOT/current" ]
+	[ -z "$(ls -A "$ROOT/releases")" ]
+	[ -z "$(ls -A "$ROOT/.cutover/staging")" ]
+	[ -z "$(objects_of "$ROOT")" ]
 }
 
 @test "a deploy that fails before the switch leaves no object behind" {
