@@ -340,7 +340,9 @@ int store_put_fd_at(struct store *s, struct entry *e, int fd, int dfd, const cha
 	int64_t n = copy_hashing(fd, e->origin, out, dst, e->hash);
 	char name[STORE_NAME_MAX];
 	store_object_name(name, e->hash, e->mode);
-	int rc = n < 0 || finish_mode(s, out, omode, name) < 0 ? -1 : 0;
+	int rc = n < 0 ? -1 : 0;
+	if (!rc && (omode & ~s->umask) != omode && fchmod(out, omode) < 0)
+		rc = error_errno("cannot set the mode of '%s'", dst);
 	if (close(out) < 0 && !rc)
 		rc = error_errno("cannot write '%s'", dst);
 	if (!rc) {

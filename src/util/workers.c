@@ -26,18 +26,22 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+int workers_count(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	return cpus < 1 ? 1 : cpus > WORKERS_MAX ? WORKERS_MAX : (int)cpus;
+}
+
 int workers_run(size_t n, int (*fn)(void *ctx, size_t i), void *ctx, int threads)
 {
 	struct pool p = { n, 0, 0, fn, ctx };
-	if (threads <= 0) {
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = cpus < 1 ? 1 : cpus > 8 ? 8 : (int)cpus;
-	}
+	if (threads <= 0)
+		threads = workers_count();
 	if ((size_t)threads > n / 64 + 1)
 		threads = (int)(n / 64 + 1);
-	pthread_t tid[8];
+	pthread_t tid[WORKERS_MAX];
 	int started = 0;
-	for (int t = 1; t < threads && t < 8; t++)
+	for (int t = 1; t < threads && t < WORKERS_MAX; t++)
 		if (pthread_create(&tid[started], NULL, worker, &p) == 0)
 			started++;
 	worker(&p);

@@ -11,4 +11,8 @@
  */
 int workers_run(size_t n, int (*fn)(void *ctx, size_t i), void *ctx, int threads);
 
+/* The threads workers_run uses by default: one per online CPU, at most WORKERS_MAX. */
+#define WORKERS_MAX 8
+int workers_count(void);
+
 #endif

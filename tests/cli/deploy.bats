@@ -242,3 +242,21 @@ load helpers
 	[ "$(find "$ROOT/releases" -type f -printf '%i\n' | sort -u | wc -l)" -gt 1 ]
 	[ "$(find "$ROOT/releases" -type f -printf '%n\n' | sort -n | tail -1)" -le 65000 ]
 }
+
+@test "every path of a wide and deep tree reaches the release (the walk runs on every CPU)" {
+	for a in $(seq 1 12); do
+		for b in $(seq 1 6); do
+			mkdir -p "$SRC/w$a/d$b/e/f"
+			echo "$a $b" > "$SRC/w$a/d$b/e/f/leaf"
+			echo "$a" > "$SRC/w$a/d$b/top"
+			ln -s top "$SRC/w$a/d$b/link"
+		done
+		mkdir "$SRC/w$a/empty"
+	done
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	(cd "$SRC" && find . -printf '%y %p\n' | sort) > "$T/src.list"
+	(cd "$ROOT/current/" && find . -printf '%y %p\n' | sort) > "$T/rel.list"
+	diff "$T/src.list" "$T/rel.list"
+	cutover verify --to "$ROOT"
+}

@@ -153,6 +153,20 @@ PY
 	unchanged
 }
 
+@test "an unreadable directory deep in the source is named" {
+	live_before
+	for d in a b c; do mkdir -p "$SRC/$d/1/2"; echo "$d" > "$SRC/$d/1/2/f.txt"; done
+	mkdir "$SRC/b/1/2/locked"
+	echo hidden > "$SRC/b/1/2/locked/x.txt"
+	chmod 755 "$T"
+	chown -R nobody "$ROOT" "$SRC"
+	chmod 000 "$SRC/b/1/2/locked"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot read directory '$SRC/b/1/2/locked': Permission denied"* ]]
+	unchanged
+}
+
 @test "a release id that does not exist" {
 	live_before
 	run cutover rollback 20200101T000000Z --to "$ROOT"
