@@ -4,7 +4,7 @@
 set -eu
 profile=${1:-build}
 build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-dev libhttp-parser-dev git zstd"
-test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd"
+test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace"
 bench="$test rsync hyperfine time"
 case $profile in
 build) want=$build ;;

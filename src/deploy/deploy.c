@@ -31,7 +31,50 @@ struct run {
 	int store_ready;
 	int place;   /* first deploy by hard links: files are written straight into the staged tree */
 	int tree_fd; /* the staged tree once stage_begin made it, else -1 */
+	/* first deploy: one syncfs() in the background once most bytes are written */
+	uint64_t ahead_at, kept_bytes; /* kept_bytes: __atomic */
+	pthread_t ahead;
+	int ahead_started;
 };
+
+/*
+ * A first deploy writes every byte of the release, and the syncfs() before
+ * the switch used to wait for all of them (0.3 s of a 1 s deploy of 200 MB
+ * here). Once 70 % of the bytes are written, one syncfs() on a thread of its
+ * own starts their writeback while the workers go on: the sync before the
+ * switch is left with the rest. Measured (README): one sync at 70 % of the
+ * bytes beats none, one at 30-60 % or 80 %, one at 70 % of the files, one
+ * after the read, a sync per file and a thread syncing in a loop.
+ */
+#define SYNC_AHEAD_PERCENT 70
+#define SYNC_AHEAD_MIN ((uint64_t)32 << 20) /* smaller deploys: not worth a second journal commit */
+
+static void *sync_ahead(void *arg)
+{
+	struct run *x = arg;
+	int fd = open(x->root.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		syncfs(fd); /* a failure shows again in the sync before the switch */
+		close(fd);
+	}
+	return NULL;
+}
+
+static void sync_ahead_count(struct run *x, uint64_t bytes)
+{
+	if (!x->ahead_at)
+		return;
+	uint64_t now = __atomic_add_fetch(&x->kept_bytes, bytes, __ATOMIC_RELAXED);
+	if (now >= x->ahead_at && now - bytes < x->ahead_at) /* one thread crosses the mark */
+		x->ahead_started = pthread_create(&x->ahead, NULL, sync_ahead, x) == 0;
+}
+
+static void sync_ahead_wait(struct run *x)
+{
+	if (x->ahead_started)
+		pthread_join(x->ahead, NULL);
+	x->ahead_started = 0;
+}
 
 static char *stat_cache_path(struct root *r, const char *dir)
 {
@@ -82,6 +125,7 @@ static int keep_file(void *ctx, struct entry *e, int fd, uint64_t *size)
 	}
 	if (added < 0)
 		return -1;
+	sync_ahead_count(x, *size);
 	e->stored = 1;
 	if (added) {
 		__atomic_fetch_add(&x->new_files, 1, __ATOMIC_RELAXED);
@@ -101,6 +145,8 @@ static int walked(void *ctx, struct manifest *m)
 {
 	struct run *x = ctx;
 	stage_mark_paths(m, &x->o->shared, &x->o->writable);
+	if (x->st.hashed_bytes >= SYNC_AHEAD_MIN)
+		x->ahead_at = x->st.hashed_bytes / 100 * SYNC_AHEAD_PERCENT;
 	if (!x->place)
 		return 0;
 	if (stage_begin(m, x->staged) < 0)
@@ -393,6 +439,7 @@ int deploy_run(const struct deploy_opts *o)
 	       (unsigned long long)x.st.files, tb, (unsigned long long)x.new_files, nb,
 	       (double)(time_now_ms() - x.start_ms) / 1000);
 out:
+	sync_ahead_wait(&x); /* a deploy that went live synced after it started: long done */
 	if (x.tree_fd >= 0)
 		close(x.tree_fd);
 	if (x.store_ready)

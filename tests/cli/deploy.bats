@@ -260,3 +260,18 @@ load helpers
 	diff "$T/src.list" "$T/rel.list"
 	cutover verify --to "$ROOT"
 }
+
+@test "a first deploy of more than 32 MiB starts its writeback ahead of the switch" {
+	command -v strace > /dev/null || skip "strace is not installed (scripts/deps.sh test installs it)"
+	strace -f -o /dev/null true 2> /dev/null || skip "ptrace is not allowed here"
+	head -c $((40 << 20)) /dev/urandom > "$SRC/big.bin"
+	cutover init "$ROOT"
+	strace -f -e trace=syncfs -o "$T/trace" "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	[ "$(grep -c 'syncfs(' "$T/trace")" -eq 2 ] || { cat "$T/trace"; false; }
+	cutover verify --to "$ROOT"
+	# a small one syncs once, before the switch
+	rm "$SRC/big.bin"
+	cutover init "$T/small"
+	strace -f -e trace=syncfs -o "$T/trace" "$CUTOVER" deploy "$SRC" --to "$T/small"
+	[ "$(grep -c 'syncfs(' "$T/trace")" -eq 1 ] || { cat "$T/trace"; false; }
+}
