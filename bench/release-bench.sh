@@ -158,6 +158,12 @@ fs_desc() {
 			type="ext4 with a journal"
 		fi
 	fi
+	local dio=/sys/block/${dev##*/}/loop/dio
+	if [ -r "$dio" ]; then
+		# a loop device without direct I/O caches every block twice (its
+		# own page cache and the backing file's) and writes it back twice
+		if [ "$(cat "$dio")" = 1 ]; then dev="$dev, direct I/O"; else dev="$dev, buffered: losetup --direct-io=on is closer to a disk"; fi
+	fi
 	echo "$type ($dev)"
 }
 
