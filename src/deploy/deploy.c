@@ -336,8 +336,14 @@ static void discard(struct run *x)
 	/* what it stored was never synced: no later deploy may trust it */
 	if (release_drop_orphans(&x->root) < 0 && sync_root(&x->root) < 0)
 		warning("objects stored by this deploy may not be on disk yet");
-	/* nor the stat cache it wrote: the next deploy reads every file once more */
-	if (x->src.kind == SOURCE_DIR) {
+	/*
+	 * The stat cache it wrote stays true (a hash is a hash whatever became of
+	 * the deploy; an object dropped above is read and stored again when a
+	 * link to it is missing), unless the cache itself misled this deploy:
+	 * then the next one reads every file once more.
+	 */
+	if (x->src.kind == SOURCE_DIR && x->store_ready &&
+	    __atomic_load_n(&x->store.cache_lied, __ATOMIC_RELAXED)) {
 		char *cache = stat_cache_path(&x->root, x->src.path);
 		unlink(cache);
 		free(cache);

@@ -432,8 +432,10 @@ static int put_again(struct store *s, const struct entry *e)
 	close(fd);
 	if (rc < 0)
 		return -1;
-	if (memcmp(now.hash, e->hash, HASH_LEN) || size != e->size)
+	if (memcmp(now.hash, e->hash, HASH_LEN) || size != e->size) {
+		__atomic_store_n(&s->cache_lied, 1, __ATOMIC_RELAXED);
 		return error("'%s' changed while it was being deployed; deploy again once it is stable", e->origin);
+	}
 	return 0;
 }
 

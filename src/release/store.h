@@ -22,6 +22,7 @@ struct store {
 	mode_t umask;
 	int no_empty_path; /* __atomic: linkat(AT_EMPTY_PATH) refused; name unnamed files via /proc */
 	int no_tmpfile;    /* __atomic: no O_TMPFILE (or no way to name one): temporary names */
+	int cache_lied;    /* __atomic: a file the stat cache vouched for had other bytes */
 };
 
 /* "ab/cdef…-644": an object's name below .cutover/objects. */

@@ -225,6 +225,22 @@ load helpers
 	cutover verify --to "$ROOT"
 }
 
+@test "after a deploy that failed for another reason, unchanged files are not read again" {
+	command -v strace > /dev/null || skip "strace is not installed (scripts/deps.sh test installs it)"
+	strace -f -o /dev/null true 2> /dev/null || skip "ptrace is not allowed here"
+	cutover init "$ROOT"
+	sleep 2.1 # files younger than 2 s are never cached
+	cutover deploy "$SRC" --to "$ROOT"
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "$ROOT" --before-switch 'exit 3'
+	[ "$status" -ne 0 ]
+	strace -f -e trace=open,openat -o "$T/trace" "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	grep -q '"index.html"' "$T/trace"
+	! grep -q 'site.css"' "$T/trace" || false
+	cutover verify --to "$ROOT"
+	[ "$(cat "$ROOT/current/index.html")" = v2 ]
+}
+
 @test "more links to one object than the file system allows: fresh copies, every release whole" {
 	# 66,000 empty files share one object; ext4 allows 65,000 links per inode
 	mkdir "$T/many"

@@ -70,7 +70,7 @@ YML
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	id=$(current_id)
 	grep -q "vendor/pkg/lib.php" "$ROOT/.cutover/manifests/$id.sha256"
-	! zstdcat "$ROOT/.cutover/manifests/$id.tree.zst" | grep -q "css/site.css"
+	! zstdcat "$ROOT/.cutover/manifests/$id.tree.zst" | grep -q "css/site.css" || false
 	echo tampered > "$ROOT/current/vendor/pkg/lib.php"
 	run cutover verify --to "$ROOT"
 	[ "$status" -eq 1 ]

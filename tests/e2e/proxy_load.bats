@@ -59,7 +59,7 @@ teardown() {
 	new=${new%%;*}
 	# the old process finishes its connections and exits; the new one serves
 	for i in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$old" 2>/dev/null
+	! kill -0 "$old" 2>/dev/null || false
 	kill -0 "$new"
 	check_wrk "$PX_DIR/wrk.out" 5000
 	[ "$(get /)" = v2 ]
@@ -71,7 +71,7 @@ teardown() {
 	grep -q "target app current 127.0.0.1:$P2" "$STATE"
 	kill -TERM "$PROXY_PID"
 	for i in $(seq 50); do kill -0 "$PROXY_PID" 2>/dev/null || break; sleep 0.1; done
-	! kill -0 "$PROXY_PID" 2>/dev/null
+	! kill -0 "$PROXY_PID" 2>/dev/null || false
 	[ ! -e "$ADMIN" ]
 	start_proxy
 	[ "$(get /)" = v2 ]
