@@ -143,10 +143,7 @@ objects_of() { # ROOT: every object, one per line
 	for i in $(seq 1 200); do echo "file $i" > "$SRC/f$i.txt"; done
 	echo secret > "$SRC/zz-secret.txt"
 	cutover init "$ROOT" > /dev/null
-	chmod 755 "$T"
-	chown -R nobody "$ROOT" "$SRC"
-	chmod 000 "$SRC/zz-secret.txt"
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	deploy_unreadable "$SRC/zz-secret.txt"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot read '$SRC/zz-secret.txt': Permission denied"* ]]
 	[ ! -e "$ROOT/current" ]

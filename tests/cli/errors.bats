@@ -143,11 +143,7 @@ PY
 @test "an unreadable file in the source is named" {
 	live_before
 	echo secret > "$SRC/secret.txt"
-	chmod 000 "$SRC/secret.txt"
-	chmod 755 "$T"
-	chown -R nobody "$ROOT" "$SRC"
-	chmod 000 "$SRC/secret.txt"
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	deploy_unreadable "$SRC/secret.txt"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot read '$SRC/secret.txt': Permission denied"* ]]
 	unchanged
@@ -158,10 +154,7 @@ PY
 	for d in a b c; do mkdir -p "$SRC/$d/1/2"; echo "$d" > "$SRC/$d/1/2/f.txt"; done
 	mkdir "$SRC/b/1/2/locked"
 	echo hidden > "$SRC/b/1/2/locked/x.txt"
-	chmod 755 "$T"
-	chown -R nobody "$ROOT" "$SRC"
-	chmod 000 "$SRC/b/1/2/locked"
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+	deploy_unreadable "$SRC/b/1/2/locked"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot read directory '$SRC/b/1/2/locked': Permission denied"* ]]
 	unchanged

@@ -35,3 +35,12 @@ make_site() {
 
 current_id() { basename "$(readlink "$ROOT/current")"; }
 release_count() { ls "$ROOT/releases" | wc -l; }
+
+# deploy_unreadable PATH: a deploy of $SRC as nobody with PATH made unreadable
+# (root reads anything); sets $status and $output like `run`
+deploy_unreadable() {
+	chmod 755 "$T"
+	chown -R nobody "$ROOT" "$SRC"
+	chmod 000 "$1"
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$CUTOVER" deploy "$SRC" --to "$ROOT"
+}
