@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -31,9 +32,19 @@ void root_set_command(int argc, char **argv)
 	lock_command = buf_detach(&b, NULL);
 }
 
+static const char *crash_at;
+static pthread_once_t crash_once = PTHREAD_ONCE_INIT;
+
+static void read_crash_at(void)
+{
+	crash_at = getenv("CUTOVER_CRASH_AT");
+}
+
 void crashpoint(const char *name)
 {
-	const char *at = getenv("CUTOVER_CRASH_AT");
+	/* read once: some points are passed for every file, on several threads */
+	pthread_once(&crash_once, read_crash_at);
+	const char *at = crash_at;
 	if (at && !strcmp(at, name))
 		kill(getpid(), SIGKILL);
 }

@@ -199,15 +199,20 @@ static int mkdir_one(void *ctx, size_t i)
 	return 0;
 }
 
-/* Directories one depth at a time, each depth on every CPU; none under a shared path,
- * none made already. */
+/* A directory make_dirs is to create: not under a shared path, not made already. */
+static int dir_to_make(const struct entry *e)
+{
+	return e->type == ENT_DIR && !(e->flags & (ENT_UNDER_SHARED | ENT_PLACED));
+}
+
+/* Directories one depth at a time, each depth on every CPU. */
 static int make_dirs(struct builder *b)
 {
 	const struct manifest *m = b->m;
 	unsigned *depth = xcalloc(m->nr, sizeof(*depth));
 	unsigned max = 0;
 	for (size_t i = 0; i < m->nr; i++) {
-		if (m->v[i].type != ENT_DIR || (m->v[i].flags & (ENT_UNDER_SHARED | ENT_PLACED)))
+		if (!dir_to_make(&m->v[i]))
 			continue;
 		for (const char *c = m->v[i].path; *c; c++)
 			depth[i] += *c == '/';
@@ -219,8 +224,7 @@ static int make_dirs(struct builder *b)
 	for (unsigned d = 0; d <= max && !rc; d++) {
 		size_t n = 0;
 		for (size_t i = 0; i < m->nr; i++)
-			if (m->v[i].type == ENT_DIR && !(m->v[i].flags & (ENT_UNDER_SHARED | ENT_PLACED)) &&
-			    depth[i] == d)
+			if (dir_to_make(&m->v[i]) && depth[i] == d)
 				b->level[n++] = i;
 		b->level_nr = n;
 		rc = workers_run(spread_count(n), mkdir_one, b, 0);
@@ -292,7 +296,7 @@ int stage_begin(struct manifest *m, const char *dir)
 	int rc = make_dirs(&b);
 	close(dfd);
 	for (size_t i = 0; i < m->nr && !rc; i++)
-		if (m->v[i].type == ENT_DIR && !(m->v[i].flags & ENT_UNDER_SHARED))
+		if (dir_to_make(&m->v[i]))
 			m->v[i].flags |= ENT_PLACED;
 	return rc;
 }

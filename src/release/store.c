@@ -338,30 +338,23 @@ int store_put_fd_at(struct store *s, struct entry *e, int fd, int dfd, const cha
 		return error_errno("cannot create '%s/%s'", dir, e->path);
 	char *dst = xasprintf("%s/%s", dir, e->path);
 	int64_t n = copy_hashing(fd, e->origin, out, dst, e->hash);
-	char name[STORE_NAME_MAX];
-	store_object_name(name, e->hash, e->mode);
 	int rc = n < 0 ? -1 : 0;
 	if (!rc && (omode & ~s->umask) != omode && fchmod(out, omode) < 0)
 		rc = error_errno("cannot set the mode of '%s'", dst);
 	if (close(out) < 0 && !rc)
 		rc = error_errno("cannot write '%s'", dst);
+	char name[STORE_NAME_MAX];
+	store_object_name(name, e->hash, e->mode);
 	if (!rc) {
 		*size = (uint64_t)n;
-		if (linkat(dfd, e->path, s->objfd, name, 0) == 0) {
-			rc = 1;
-		} else if (errno != EEXIST) {
-			rc = error_errno("cannot link object '%s/%s'", s->root->objects, name);
-		} else if (unlinkat(dfd, e->path, 0) < 0) {
-			rc = error_errno("cannot remove '%s'", dst);
-		} else {
-			/* the same content was stored before: share its inode */
-			rc = store_materialise_at(s, e, dfd, e->path, 0);
-			free(dst);
-			return rc;
-		}
+		rc = linkat(dfd, e->path, s->objfd, name, 0) == 0 ? 1 :
+		     errno == EEXIST ? 0 : error_errno("cannot link object '%s/%s'", s->root->objects, name);
 	}
-	if (rc < 0)
+	/* failed, or the same content was stored before: the tree links that object instead */
+	if (rc != 1)
 		unlinkat(dfd, e->path, 0);
+	if (rc == 0)
+		rc = store_materialise_at(s, e, dfd, e->path, 0);
 	free(dst);
 	return rc;
 }

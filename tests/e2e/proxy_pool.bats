@@ -14,14 +14,18 @@ teardown() {
 	px_teardown
 }
 
+start_dropping_app() { # the proxy, routing app to a backend that drops every reused connection
+	start_backend "$P1" v1 --drop-reused
+	start_proxy
+	px_deploy app "$P1" > /dev/null
+}
+
 code() { # CURL ARGS: the status code of a request through the proxy
 	curl -sS --max-time 10 -o "$PX_DIR/body" -w '%{http_code}' "$@"
 }
 
 @test "a request on a pooled connection closed as it arrives: idempotent ones are sent again, others get 502 once" {
-	start_backend "$P1" v1 --drop-reused
-	start_proxy
-	px_deploy app "$P1" > /dev/null
+	start_dropping_app
 	local url=http://127.0.0.1:$PROXY_PORT
 	# the first request opens a connection, which goes to the pool
 	[ "$(code "$url/")" = 200 ]
@@ -46,9 +50,7 @@ code() { # CURL ARGS: the status code of a request through the proxy
 }
 
 @test "a PUT larger than 64 KiB is not kept for a second try: 502, not a replay of part of it" {
-	start_backend "$P1" v1 --drop-reused
-	start_proxy
-	px_deploy app "$P1" > /dev/null
+	start_dropping_app
 	local url=http://127.0.0.1:$PROXY_PORT
 	[ "$(code "$url/")" = 200 ]
 	head -c 100000 /dev/zero | tr '\0' x > "$PX_DIR/big"
