@@ -322,13 +322,26 @@ static int value_clean(const struct http_msg *m, int i)
 }
 
 /*
+ * Framing and routing fields the proxy keeps whatever Connection says:
+ * dropping Content-Length (or Host) while the body still goes on is how
+ * one request becomes two on a pooled upstream connection. Transfer-
+ * Encoding is never passed on as received; the proxy writes its own.
+ */
+static int never_connection_listed(enum http_hdr_kind kind)
+{
+	return kind == HH_CONTENT_LENGTH || kind == HH_TRANSFER_ENCODING || kind == HH_HOST;
+}
+
+/*
  * Names listed in Connection are hop-by-hop for this message too
- * (RFC 9110 7.6.1): mark every header so named.
+ * (RFC 9110 7.6.1): mark every header so named, but for the framing and
+ * routing fields above.
  */
 static void mark_connection_listed(struct http_msg *m, const char *t, size_t n)
 {
 	for (int i = 0; i < m->nhdr; i++)
-		if (m->hdr[i].name_len == n && !strncasecmp(http_hdr_name(m, i), t, n))
+		if (m->hdr[i].name_len == n && !strncasecmp(http_hdr_name(m, i), t, n) &&
+		    !never_connection_listed(m->hdr[i].kind))
 			m->hdr[i].hop = 1;
 }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """A small HTTP/1.1 backend for the proxy tests; answers with its version.
 
-usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reused]
+usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reused] [--log-requests]
   --idle-close S   close a keep-alive connection after S seconds without a request
   --drop-reused    answer the first request of each connection; read any
                    later one (its Content-Length body too), close without
                    answering, and print
                    "dropped METHOD PATH" (a server closing as a request arrives)
+  --log-requests   print "served METHOD PATH" for every request it parses
   GET /            "VERSION\n"
   GET /up          200 (503 with --unhealthy)
   GET /slow?ms=N   waits N ms, then "VERSION\n"
@@ -17,6 +18,7 @@ usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reus
   POST /trailers   the trailer fields of a chunked request, one per line
   GET /ws          WebSocket echo (text frames), each reply prefixed "VERSION:"
   GET /headers     the request headers back
+  GET /conn-listed "abc" with Content-Length and "Connection: Content-Length"
 """
 import base64, hashlib, socket, socketserver, sys, threading, time
 from http.server import BaseHTTPRequestHandler
@@ -25,6 +27,7 @@ PORT = int(sys.argv[1])
 VERSION = sys.argv[2]
 UNHEALTHY = "--unhealthy" in sys.argv
 DROP_REUSED = "--drop-reused" in sys.argv
+LOG_REQUESTS = "--log-requests" in sys.argv
 IDLE_CLOSE = float(sys.argv[sys.argv.index("--idle-close") + 1]) if "--idle-close" in sys.argv else None
 
 
@@ -43,6 +46,8 @@ class H(BaseHTTPRequestHandler):
         if not super().parse_request():
             return False
         self.served += 1
+        if LOG_REQUESTS:
+            print("served %s %s" % (self.command, self.path), flush=True)
         if DROP_REUSED and self.served > 1:
             # take the whole request in first, as a server that dies while serving it would
             n = int(self.headers.get("Content-Length", "0"))
@@ -109,6 +114,14 @@ class H(BaseHTTPRequestHandler):
             self.send_header("Trailer", "X-Checksum")
             self.end_headers()
             self.wfile.write(b"3\r\nabc\r\n0\r\nX-Checksum: 42\r\nContent-Length: 99\r\nBad Name: 1\r\n\r\n")
+            return
+        if path == "/conn-listed":
+            # a response that names its own framing field in Connection
+            self.send_response(200)
+            self.send_header("Connection", "Content-Length")
+            self.send_header("Content-Length", "3")
+            self.end_headers()
+            self.wfile.write(b"abc")
             return
         if path == "/ws":
             return self.websocket()

@@ -8,7 +8,7 @@ load proxy_helpers
 setup() {
 	px_setup
 	P1=$(free_port)
-	start_backend "$P1" v1
+	start_backend "$P1" v1 --log-requests
 	start_proxy --header-timeout 1s --upstream-timeout 1500ms
 	px_deploy app "$P1" --health-path /up > /dev/null
 }
@@ -99,6 +99,33 @@ still_serving() {
 	run raw 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n'
 	[ "$output" = "$(printf 'HTTP/1.1 400 Bad Request\nclosed')" ]
 	still_serving
+}
+
+@test "Connection cannot take a framing or routing field off a message, either way (no smuggling)" {
+	local inner='GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n' len
+	len=$(printf "$inner" | wc -c)
+	# the body must reach the upstream as this request's body, never as a request of its own
+	run raw "POST /echo HTTP/1.1\r\nHost: a\r\nConnection: Content-Length\r\nContent-Length: $len\r\n\r\n$inner"
+	echo "$output"
+	[[ $output == "HTTP/1.1 200 OK"* ]]
+	run raw "POST /echo HTTP/1.1\r\nHost: a\r\nConnection: close, content-length, host\r\nContent-Length: $len\r\n\r\n$inner"
+	[[ $output == "HTTP/1.1 200 OK"* ]]
+	# a chunked body the same way
+	run raw "POST /echo HTTP/1.1\r\nHost: a\r\nConnection: Transfer-Encoding\r\nTransfer-Encoding: chunked\r\n\r\n$(printf '%x' "$len")\r\n$inner\r\n0\r\n\r\n"
+	[[ $output == "HTTP/1.1 200 OK"* ]]
+	[ "$(get /echo -H 'Connection: Content-Length' --data-binary 'GET /smuggled HTTP/1.1')" = "GET /smuggled HTTP/1.1" ]
+	for i in 1 2 3 4 5; do still_serving; done
+	cat "$PX_DIR/backend-$P1.log"
+	grep -q '^served POST /echo' "$PX_DIR/backend-$P1.log"
+	run grep -c smuggled "$PX_DIR/backend-$P1.log"
+	[ "$output" = 0 ]
+	# Host stays: the upstream routes by it
+	[[ "$(get /headers -H 'Connection: Host' -H 'Host: shop.example')" == *"Host: shop.example"* ]]
+	# response: an upstream that names Content-Length in Connection still frames its body for the client
+	run curl -sS --max-time 5 "http://127.0.0.1:$PROXY_PORT/conn-listed" "http://127.0.0.1:$PROXY_PORT/"
+	[ "$output" = "$(printf 'abcv1')" ]
+	run raw 'GET /conn-listed HTTP/1.1\r\nHost: a\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'
+	[ "$output" = "$(printf 'HTTP/1.1 200 OK\nHTTP/1.1 200 OK\nclosed')" ]
 }
 
 @test "malformed requests get 400, oversized heads 431, and the proxy keeps serving" {

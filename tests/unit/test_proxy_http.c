@@ -237,6 +237,46 @@ static void test_request_head_forwarded(void **state)
 	seen_release(&t);
 }
 
+/* Connection naming a framing or routing field must not take it off the
+ * message while its body still goes on (request smuggling). */
+static void test_connection_cannot_drop_framing_or_routing_fields(void **state)
+{
+	struct seen t;
+	struct buf out = BUF_INIT;
+	seen_init(&t, HTTP_REQUEST);
+	const char *req = "POST /x HTTP/1.1\r\nHost: a\r\nConnection: Content-Length, Host, X-Gone\r\n"
+			  "Content-Length: 5\r\nX-Gone: 1\r\n\r\nhello";
+	assert_true(feed(&t, req) > 0);
+	assert_int_equal(t.dones, 1);
+	struct http_fwd f = { .client_ip = "192.0.2.7", .proto = "http" };
+	assert_int_equal(http_write_request_head(&out, &t.side.msg, &t.side.parser, &f), 0);
+	assert_non_null(strstr(out.buf, "\r\nContent-Length: 5\r\n"));
+	assert_non_null(strstr(out.buf, "\r\nHost: a\r\n"));
+	assert_null(strstr(out.buf, "X-Gone"));
+	buf_release(&out);
+	seen_release(&t);
+
+	/* a chunked body goes on chunked, with the proxy's own Transfer-Encoding */
+	seen_init(&t, HTTP_REQUEST);
+	assert_true(feed(&t, "POST / HTTP/1.1\r\nHost: a\r\nConnection: transfer-encoding\r\n"
+			     "Transfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n") > 0);
+	f.chunked = t.side.msg.chunked;
+	assert_true(f.chunked);
+	http_write_request_head(&out, &t.side.msg, &t.side.parser, &f);
+	assert_non_null(strstr(out.buf, "\r\nTransfer-Encoding: chunked\r\n"));
+	buf_release(&out);
+	seen_release(&t);
+
+	/* the same in a response: its length reaches the client */
+	seen_init(&t, HTTP_RESPONSE);
+	assert_true(feed(&t, "HTTP/1.1 200 OK\r\nConnection: content-length\r\nContent-Length: 2\r\n\r\nok") > 0);
+	struct http_resp_opts o = { 0 };
+	http_write_response_head(&out, &t.side.msg, &t.side.parser, &o);
+	assert_string_equal(out.buf, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+	buf_release(&out);
+	seen_release(&t);
+}
+
 static void test_two_forwarded_for_headers_become_one(void **state)
 {
 	struct seen t;
@@ -395,6 +435,7 @@ int main(void)
 		cmocka_unit_test(test_paused_parser_resumes_with_next_request),
 		cmocka_unit_test(test_request_head_forwarded),
 		cmocka_unit_test(test_two_forwarded_for_headers_become_one),
+		cmocka_unit_test(test_connection_cannot_drop_framing_or_routing_fields),
 		cmocka_unit_test(test_response_framing_checked),
 		cmocka_unit_test(test_chunk_writer),
 		cmocka_unit_test(test_cookie_find),
