@@ -417,6 +417,9 @@ int http_check_request(struct http_msg *m, const http_parser *p)
 		return fail(m, 405, "CONNECT is not served");
 	if (check_framing(m, &te) < 0)
 		return m->status;
+	/* RFC 9112 6.1: HTTP/1.0 has no transfer codings; its framing would be a guess */
+	if (te && p->http_minor == 0)
+		return fail(m, 400, "Transfer-Encoding in an HTTP/1.0 request");
 	for (int i = 0; i < m->nhdr; i++) {
 		if (m->hdr[i].kind == HH_HOST) {
 			const char *v;
@@ -457,6 +460,8 @@ int http_check_response(struct http_msg *m, const http_parser *p)
 		m->status = 502;
 		return m->status;
 	}
+	if (te && p->http_major == 1 && p->http_minor == 0)
+		return fail(m, 502, "Transfer-Encoding in an HTTP/1.0 response");
 	return 0;
 }
 

@@ -98,6 +98,9 @@ still_serving() {
 	[[ $output == "HTTP/1.1 501 Not Implemented"*closed ]]
 	run raw 'POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n'
 	[ "$output" = "$(printf 'HTTP/1.1 400 Bad Request\nclosed')" ]
+	# HTTP/1.0 has no chunked framing (RFC 9112 6.1)
+	run raw 'POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n0\r\n\r\nGET /admin HTTP/1.0\r\n\r\n'
+	[ "$output" = "$(printf 'HTTP/1.1 400 Bad Request\nclosed')" ]
 	still_serving
 }
 

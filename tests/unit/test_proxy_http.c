@@ -134,6 +134,17 @@ static void test_bad_transfer_encodings_refused(void **state)
 	expect_refused("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 400);
 }
 
+static void test_http10_with_transfer_encoding_refused(void **state)
+{
+	expect_refused("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello", 400);
+	expect_refused("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400);
+	struct seen t;
+	seen_init(&t, HTTP_RESPONSE);
+	assert_int_equal(feed(&t, "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"), -1);
+	assert_int_equal(t.side.msg.status, 502);
+	seen_release(&t);
+}
+
 static void test_host_rules(void **state)
 {
 	expect_refused("GET / HTTP/1.1\r\n\r\n", 400);
@@ -429,6 +440,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_or_invalid_content_length_rejected),
 		cmocka_unit_test(test_bad_transfer_encodings_refused),
 		cmocka_unit_test(test_host_rules),
+		cmocka_unit_test(test_http10_with_transfer_encoding_refused),
 		cmocka_unit_test(test_malformed_requests_rejected),
 		cmocka_unit_test(test_header_limits_give_431),
 		cmocka_unit_test(test_pipelined_requests_parse_without_pause),
