@@ -249,14 +249,15 @@ static int admin_request(const char *method, const char *url, int raw)
 
 struct op_opts {
 	const char *target, *health_path;
-	long interval, timeout, deadline, drain, sticky_idle;
+	long interval, timeout, deadline, drain, drain_grace, sticky_idle;
 	int successes, sticky, no_sticky, is_default;
 	struct strlist hosts;
 };
 
 static int run_op(int argc, char **argv, int rollback)
 {
-	struct op_opts o = { .interval = -1, .timeout = -1, .deadline = -1, .drain = -1, .sticky_idle = -1,
+	struct op_opts o = { .interval = -1, .timeout = -1, .deadline = -1, .drain = -1, .drain_grace = -1,
+			     .sticky_idle = -1,
 			     .successes = -1 };
 	char **args;
 	int nargs;
@@ -271,6 +272,7 @@ static int run_op(int argc, char **argv, int rollback)
 		OPT_BOOL(0, "sticky", &o.sticky, "sessions that began on the old version stay on it while it drains"),
 		OPT_BOOL(0, "no-sticky", &o.no_sticky, "turn sticky sessions off"),
 		OPT_DURATION(0, "sticky-idle", &o.sticky_idle, "with --sticky: end the drain after this long without old sessions (default 5s)"),
+		OPT_DURATION(0, "drain-grace", &o.drain_grace, "with --sticky: time requests in flight get after --drain (default 5s)"),
 		OPT_LIST(0, "host", &o.hosts, "NAME", "Host header served by this service (repeatable)"),
 		OPT_BOOL(0, "default", &o.is_default, "serve requests whose Host no service claims"),
 		OPT_STRING(0, "admin", &admin_path, "PATH", "admin socket (default " DEFAULT_ADMIN ")"),
@@ -319,6 +321,7 @@ static int run_op(int argc, char **argv, int rollback)
 	add_ms(&url, "deadline", o.deadline);
 	add_ms(&url, "drain", o.drain);
 	add_ms(&url, "sticky_idle", o.sticky_idle);
+	add_ms(&url, "drain_grace", o.drain_grace);
 	if (o.successes >= 0) {
 		snprintf(num, sizeof(num), "%d", o.successes);
 		add_param(&url, "successes", num);

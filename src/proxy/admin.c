@@ -188,6 +188,7 @@ static void handle_op(struct admin_conn *a, const char *url, int rollback)
 	p.timeout_ms = q_duration(url, "timeout", 0, &bad);
 	p.deadline_ms = q_duration(url, "deadline", 0, &bad);
 	p.drain_ms = q_duration(url, "drain", -1, &bad);
+	p.drain_grace_ms = q_duration(url, "drain_grace", -1, &bad);
 	p.sticky_idle_ms = q_duration(url, "sticky_idle", 0, &bad);
 	p.successes = 0;
 	if (admin_query_get(url, "successes", v, sizeof(v)) == 1 && parse_uint(v, &p.successes) < 0)

@@ -55,6 +55,7 @@ struct client {
 	int upgrade_req;
 	int set_cookie;
 	int retried;
+	int cut;           /* cut at a drain limit: counted as cut, not by its status */
 	int status;
 	int64_t t_start;
 	int64_t deadline;

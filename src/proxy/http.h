@@ -150,6 +150,15 @@ int http_write_chunk(struct buf *out, const char *data, size_t len);
  */
 int http_write_last_chunk(struct buf *out, struct http_msg *m);
 
+/*
+ * navigation.c: 1 when a request starts a page view: Sec-Fetch-Dest:
+ * document, else Sec-Fetch-Mode: navigate, else (a client that sends
+ * neither) a GET whose Accept prefers HTML; never a prefetch.
+ */
+int http_is_navigation(const struct http_msg *m, const http_parser *p);
+/* 1 when an Accept value names text/html (or XHTML) with the highest q. */
+int http_accept_prefers_html(const char *v, size_t n);
+
 /* The value of cookie `name` in a Cookie header value, or NULL; *len set. */
 const char *http_cookie_find(const char *hdr, size_t hdr_len, const char *name, size_t *len);
 

@@ -251,12 +251,13 @@ void metrics_status_text(struct buf *out, const struct proxy *px, const struct s
 				buf_addf(out, " %s", s->hosts.items[i]);
 		}
 		buf_addstr(out, s->op ? " (deploy in progress)\n" : "\n");
-		buf_addf(out, "  %-24s %-9s %-8s %8s %10s %8s %8s %9s\n", "target", "state", "health", "inflight",
-			 "2xx", "4xx", "5xx", "p99<=ms");
+		buf_addf(out, "  %-24s %-9s %-8s %8s %10s %8s %8s %6s %9s\n", "target", "state", "health", "inflight",
+			 "2xx", "4xx", "5xx", "cut", "p99<=ms");
 		for (const struct target *t = s->targets; t; t = t->next)
-			buf_addf(out, "  %-24s %-9s %-8s %8d %10llu %8llu %8llu %9g\n", t->addr, state_name(t->state),
-				 health_name(t->health), t->inflight, (unsigned long long)t->m.by_class[2],
-				 (unsigned long long)t->m.by_class[4], (unsigned long long)t->m.by_class[5],
+			buf_addf(out, "  %-24s %-9s %-8s %8d %10llu %8llu %8llu %6llu %9g\n", t->addr,
+				 state_name(t->state), health_name(t->health), t->inflight,
+				 (unsigned long long)t->m.by_class[2], (unsigned long long)t->m.by_class[4],
+				 (unsigned long long)t->m.by_class[5], (unsigned long long)t->m.cut,
 				 quantile_ms(&t->m, 0.99));
 	}
 }

@@ -3,7 +3,13 @@
 #include "util/error.h"
 #include <stdio.h>
 
-enum op_phase { OP_HEALTH, OP_DRAIN };
+/*
+ * HEALTH: checking the new target. DRAIN: switched; the old target
+ * finishes its requests (and, sticky, serves the sessions that began on
+ * it). GRACE: a sticky drain reached its limit: no more sessions go to the
+ * old target, what it has in flight gets drain_grace_ms to finish.
+ */
+enum op_phase { OP_HEALTH, OP_DRAIN, OP_GRACE };
 
 struct op {
 	struct proxy *px;
@@ -13,12 +19,13 @@ struct op {
 	int rollback;
 	struct target *to, *from;
 	char *health_path;
-	long interval_ms, timeout_ms, drain_ms;
+	long interval_ms, timeout_ms, drain_ms, grace_ms;
 	int need, successes, checks;
 	int sticky;
 	enum op_phase phase;
 	struct health_check *hc;
-	int64_t health_deadline, next_check, drain_deadline, started;
+	int64_t health_deadline, next_check, drain_deadline, grace_deadline, started;
+	int grace_inflight; /* in flight when the grace began */
 	char last_why[160];
 	uint64_t saved; /* state_save() of the switch; the op ends once it is on disk */
 };
@@ -94,6 +101,97 @@ static void do_switch(struct op *op)
 	op->drain_deadline = px->loop.now + op->drain_ms;
 }
 
+static double secs(int64_t ms)
+{
+	return (double)ms / 1000;
+}
+
+/* The old target is idle: it goes to standby, its pooled connections stay
+ * (a rollback starts warm; they go when the old version closes them or at
+ * the idle timeout). */
+static void drained(struct op *op, int64_t now)
+{
+	op->from->state = T_STANDBY;
+	say(op, "drained '%s': 0 requests in flight after %.1fs", op->from->addr,
+	    secs(now - (op->drain_deadline - op->drain_ms)));
+	op_end(op, 0);
+}
+
+/* Cut what `from` still has open, report it (never as answered), end the op. */
+static void cut_rest(struct op *op, const char *when)
+{
+	struct target *from = op->from;
+	int cut = relay_cut_target(op->px, from, 0);
+	from->state = T_STANDBY;
+	relay_close_idle(op->px, from);
+	if (cut)
+		say(op, "warning: %s: cut %d request(s) or tunnel(s) still open on '%s'", when, cut, from->addr);
+	else
+		say(op, "%s: nothing in flight on '%s'", when, from->addr);
+	op_end(op, 0);
+}
+
+static void grace_step(struct op *op, int64_t now);
+
+static void drain_step(struct op *op, int64_t now)
+{
+	struct proxy *px = op->px;
+	struct target *from = op->from;
+	char when[96];
+	if (op->saved && !state_saved(op->saved))
+		return; /* the switch is not on disk yet */
+	if (!from) {
+		say(op, "done: nothing to drain");
+		op_end(op, 0);
+		return;
+	}
+	int sticky_busy = op->sticky && now - from->last_routed_ms < op->svc->sticky_idle_ms;
+	if (from->inflight == 0 && !sticky_busy) {
+		drained(op, now);
+		return;
+	}
+	if (now < op->drain_deadline)
+		return;
+	snprintf(when, sizeof(when), "drain timeout after %.1fs", secs(op->drain_ms));
+	if (!op->sticky || op->grace_ms <= 0) {
+		/* every request in flight began before the switch and had the whole drain */
+		cut_rest(op, when);
+		return;
+	}
+	/*
+	 * Sticky: sessions kept the old target busy until the limit. Stop
+	 * sending them there (they move at their next request), cut what never
+	 * ends by itself (tunnels), and let the requests in flight finish.
+	 */
+	from->state = T_STANDBY;
+	int tunnels = relay_cut_target(px, from, 1);
+	op->grace_inflight = from->inflight;
+	say(op, "%s: old sessions now go to '%s'; %d request(s) in flight on '%s' get %.1fs to finish%s",
+	    when, op->to->addr, from->inflight, from->addr, secs(op->grace_ms),
+	    tunnels ? " (tunnels cut)" : "");
+	if (tunnels)
+		say(op, "warning: cut %d tunnel(s) still open on '%s'", tunnels, from->addr);
+	op->phase = OP_GRACE;
+	op->grace_deadline = now + op->grace_ms;
+	grace_step(op, now);
+}
+
+static void grace_step(struct op *op, int64_t now)
+{
+	char when[96];
+	if (op->from->inflight == 0) {
+		relay_close_idle(op->px, op->from);
+		say(op, "drained '%s': %d request(s) finished in the grace, after %.1fs in all", op->from->addr,
+		    op->grace_inflight, secs(now - (op->drain_deadline - op->drain_ms)));
+		op_end(op, 0);
+		return;
+	}
+	if (now < op->grace_deadline)
+		return;
+	snprintf(when, sizeof(when), "drain grace of %.1fs over", secs(op->grace_ms));
+	cut_rest(op, when);
+}
+
 static void op_step(struct op *op)
 {
 	struct proxy *px = op->px;
@@ -118,42 +216,10 @@ static void op_step(struct op *op)
 			return;
 		}
 	}
-	if (op->phase == OP_DRAIN) {
-		struct target *from = op->from;
-		if (op->saved && !state_saved(op->saved))
-			return; /* the switch is not on disk yet */
-		if (!from) {
-			say(op, "done: nothing to drain");
-			op_end(op, 0);
-			return;
-		}
-		int sticky_busy = op->sticky && now - from->last_routed_ms < op->svc->sticky_idle_ms;
-		if (from->inflight == 0 && !sticky_busy) {
-			/*
-			 * Its pooled idle connections stay: a rollback starts warm. They
-			 * go when the old version closes them (seen at once: idle
-			 * connections are watched) or at the idle timeout.
-			 */
-			from->state = T_STANDBY;
-			say(op, "drained '%s': 0 requests in flight after %.1fs", from->addr,
-			    (double)(now - (op->drain_deadline - op->drain_ms)) / 1000);
-			op_end(op, 0);
-			return;
-		}
-		if (now >= op->drain_deadline) {
-			int inflight = from->inflight;
-			int cut = relay_cut_target(px, from);
-			from->state = T_STANDBY;
-			relay_close_idle(px, from);
-			if (cut)
-				say(op, "warning: drain timeout after %.1fs: cut %d request(s) or tunnel(s) still open on '%s'",
-				    (double)op->drain_ms / 1000, cut, from->addr);
-			else
-				say(op, "drain timeout after %.1fs: %d in flight, %s on '%s'", (double)op->drain_ms / 1000,
-				    inflight, op->sticky ? "sticky sessions ended" : "nothing cut", from->addr);
-			op_end(op, 0);
-		}
-	}
+	if (op->phase == OP_DRAIN)
+		drain_step(op, now);
+	else if (op->phase == OP_GRACE)
+		grace_step(op, now);
 }
 
 void ops_sweep(struct proxy *px)
@@ -235,6 +301,7 @@ int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, 
 	op->interval_ms = p->interval_ms > 0 ? p->interval_ms : 1000;
 	op->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 2000;
 	op->drain_ms = p->drain_ms >= 0 ? p->drain_ms : 30000;
+	op->grace_ms = p->drain_grace_ms >= 0 ? p->drain_grace_ms : 5000;
 	op->need = p->successes > 0 ? p->successes : 3;
 	op->sticky = p->sticky >= 0 ? p->sticky : svc->sticky;
 	op->started = px->loop.now;

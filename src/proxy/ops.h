@@ -14,6 +14,7 @@ struct op_params {
 	const char *target; /* NULL for a rollback: the previous target */
 	const char *health_path;
 	long interval_ms, timeout_ms, deadline_ms, drain_ms, sticky_idle_ms;
+	long drain_grace_ms; /* -1: default (5s) */
 	int successes;
 	int sticky;   /* -1: keep the service's setting */
 	int is_default; /* -1: keep */

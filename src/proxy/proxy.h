@@ -143,8 +143,9 @@ int proxy_parse_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *l
 /* relay.c: client and upstream connections */
 void relay_accept(struct proxy *px, int fd, const struct sockaddr *sa);
 void relay_sweep(struct proxy *px);
-/* Cut what is still in flight on `t` (drain timeout); returns how many. */
-int relay_cut_target(struct proxy *px, struct target *t);
+/* Cut what is still in flight on `t` (drain timeout), or only its tunnels;
+ * returns how many. Each is counted in t's metrics as cut, never by status. */
+int relay_cut_target(struct proxy *px, struct target *t, int tunnels_only);
 /* Close pooled idle connections of `t` (it is no longer routed to). */
 void relay_close_idle(struct proxy *px, struct target *t);
 void relay_release_held(struct proxy *px, struct service *svc);
@@ -153,7 +154,9 @@ void relay_free_graveyard(struct proxy *px);
 
 /* route.c: pure routing decisions */
 struct service *route_service(struct service *list, const char *host, size_t len);
-struct target *route_target(struct service *svc, const char *cookie_hdr, size_t cookie_len, int *set_cookie);
+/* The target for a request (sticky cookie, navigation: see route.c); NULL when none. */
+struct target *route_target(struct service *svc, const char *cookie_hdr, size_t cookie_len, int navigation,
+			    int *set_cookie);
 /* "cutover_<service>", the sticky cookie's name, into buf */
 void route_cookie_name(char *buf, size_t len, const struct service *svc);
 struct service *service_find(struct service *list, const char *name);

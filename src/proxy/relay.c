@@ -74,7 +74,8 @@ static void finish_request(struct client *c)
 	if (c->t && c->counted) {
 		c->t->inflight--;
 		c->counted = 0;
-		if (c->status)
+		/* a cut request is counted as cut (relay_cut_target), whatever its status line said */
+		if (c->status && !c->cut)
 			metrics_observe(&c->t->m, c->status, (double)(px->loop.now - c->t_start));
 	} else if (c->status >= 400) {
 		px->refused[c->status / 100]++;
@@ -191,7 +192,7 @@ static void client_next(struct client *c)
 	struct proxy *px = c->px;
 	c->state = C_IDLE;
 	c->req_done = c->resp_started = c->resp_chunked = c->close_after = 0;
-	c->head_only = c->http10 = c->upgrade_req = c->set_cookie = c->retried = 0;
+	c->head_only = c->http10 = c->upgrade_req = c->set_cookie = c->retried = c->cut = 0;
 	c->svc = NULL;
 	/* a large kept request (a PUT) does not hold its memory while the connection idles */
 	if (c->replay.alloc > 4096)
@@ -330,8 +331,9 @@ static int dispatch(struct client *c)
 	struct proxy *px = c->px;
 	struct http_msg *m = &c->req.msg;
 	int ck = http_msg_find(m, "cookie");
+	int navigation = c->svc->sticky && http_is_navigation(m, &c->req.parser);
 	struct target *t = route_target(c->svc, ck >= 0 ? http_hdr_val(m, ck) : NULL,
-					ck >= 0 ? m->hdr[ck].val_len : 0, &c->set_cookie);
+					ck >= 0 ? m->hdr[ck].val_len : 0, navigation, &c->set_cookie);
 	if (!t) {
 		m->status = 503;
 		m->why = "service has no target";
@@ -626,19 +628,25 @@ void relay_sweep(struct proxy *px)
 		}
 }
 
-int relay_cut_target(struct proxy *px, struct target *t)
+int relay_cut_target(struct proxy *px, struct target *t, int tunnels_only)
 {
 	int n = 0;
-	while (!list_empty(&t->busy)) {
-		struct upconn *u = container_of(t->busy.next, struct upconn, link);
+	struct list *l, *next;
+	for (l = t->busy.next; l != &t->busy; l = next) {
+		struct upconn *u = container_of(l, struct upconn, link);
+		next = l->next;
+		if (tunnels_only && !u->tunnel)
+			continue;
 		n++;
 		t->m.cut++;
-		if (u->c)
+		if (u->c) {
+			u->c->cut = 1;
 			exchange_fail(u->c, 503, "cut at the drain timeout");
-		else
-			upconn_close(u);
+		}
 		if (alive(&u->h))
 			upconn_close(u);
+		/* closing may have taken others off the list: start over */
+		next = t->busy.next;
 	}
 	return n;
 }

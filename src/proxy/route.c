@@ -6,6 +6,7 @@
 #include "proxy/http.h"
 #include "util/error.h"
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <strings.h>
 
@@ -101,40 +102,50 @@ void route_cookie_name(char *buf, size_t len, const struct service *svc)
 	snprintf(buf, len, "cutover_%s", svc->name);
 }
 
+/* The version a request's sticky cookie names: 1 and *gen set, or 0. */
+static int cookie_gen(const struct service *svc, const char *cookie_hdr, size_t cookie_len, unsigned *gen)
+{
+	char name[96], num[12], *end;
+	size_t vlen;
+	if (!cookie_hdr)
+		return 0;
+	route_cookie_name(name, sizeof(name), svc);
+	const char *v = http_cookie_find(cookie_hdr, cookie_len, name, &vlen);
+	if (!v || !vlen || vlen >= sizeof(num) || *v < '0' || *v > '9')
+		return 0;
+	memcpy(num, v, vlen);
+	num[vlen] = 0;
+	unsigned long g = strtoul(num, &end, 10);
+	if (*end || g > 0xffffffffUL)
+		return 0;
+	*gen = (unsigned)g;
+	return 1;
+}
+
 /*
  * The target for one request. Without --sticky, always the current one.
  * With it, a request carrying the cookie of a version that is still
- * draining stays on that version, so that one page view never mixes
- * versions; anything else goes to the current target and *set_cookie is
- * raised so the response starts a session on it.
+ * draining stays on that version, so that a page view under way never
+ * mixes versions; a navigation (a request that starts a page view) and
+ * anything else go to the current target, and *set_cookie is raised
+ * when the response must move the session to it.
  */
-struct target *route_target(struct service *svc, const char *cookie_hdr, size_t cookie_len, int *set_cookie)
+struct target *route_target(struct service *svc, const char *cookie_hdr, size_t cookie_len, int navigation,
+			    int *set_cookie)
 {
+	unsigned gen;
+	int has = cookie_gen(svc, cookie_hdr, cookie_len, &gen);
 	*set_cookie = 0;
 	if (!svc->cur)
 		return NULL;
 	if (!svc->sticky)
 		return svc->cur;
-	if (cookie_hdr) {
-		char name[96];
-		size_t vlen;
-		route_cookie_name(name, sizeof(name), svc);
-		const char *v = http_cookie_find(cookie_hdr, cookie_len, name, &vlen);
-		if (v && vlen && vlen < 12) {
-			char num[12];
-			memcpy(num, v, vlen);
-			num[vlen] = 0;
-			char *end;
-			unsigned long gen = strtoul(num, &end, 10);
-			if (!*end) {
-				if (gen == svc->cur->gen)
-					return svc->cur;
-				for (struct target *t = svc->targets; t; t = t->next)
-					if (t->gen == gen && t->state == T_DRAINING)
-						return t;
-			}
-		}
-	}
+	if (has && gen == svc->cur->gen)
+		return svc->cur;
+	if (has && !navigation)
+		for (struct target *t = svc->targets; t; t = t->next)
+			if (t->gen == gen && t->state == T_DRAINING)
+				return t;
 	*set_cookie = 1;
 	return svc->cur;
 }

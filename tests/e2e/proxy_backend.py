@@ -19,6 +19,11 @@ usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reus
   GET /ws          WebSocket echo (text frames), each reply prefixed "VERSION:"
   GET /headers     the request headers back
   GET /conn-listed "abc" with Content-Length and "Connection: Content-Length"
+  GET /page        an HTML page "version=VERSION" that loads 12 assets
+                   (/asset/N.js|css|png?ms=M, 20-50 ms each)
+  GET /asset/...   waits ?ms=M, then "VERSION"
+  GET /stream?ms=N "VERSION\n" with Content-Length: its head and first byte at
+                   once, the rest N ms later
 """
 import base64, hashlib, socket, socketserver, sys, threading, time
 from http.server import BaseHTTPRequestHandler
@@ -115,6 +120,27 @@ class H(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(b"3\r\nabc\r\n0\r\nX-Checksum: 42\r\nContent-Length: 99\r\nBad Name: 1\r\n\r\n")
             return
+        if path == "/page":
+            exts = ("js", "css", "png")
+            links = "".join('<%s="/asset/%d.%s?ms=%d">\n' % ("link href" if i % 3 == 1 else "img src" if i % 3 == 2
+                                                               else "script src", i, exts[i % 3], 20 + (i * 7) % 31)
+                            for i in range(12))
+            return self.send(200, "<!doctype html><p>version=%s</p>\n%s" % (VERSION, links), "text/html")
+        if path == "/stream":
+            ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 1000
+            body = (VERSION + "\n").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:1])
+            self.wfile.flush()
+            time.sleep(ms / 1000)
+            self.wfile.write(body[1:])
+            return
+        if path.startswith("/asset/"):
+            ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 20
+            time.sleep(ms / 1000)
+            return self.send(200, VERSION)
         if path == "/conn-listed":
             # a response that names its own framing field in Connection
             self.send_response(200)

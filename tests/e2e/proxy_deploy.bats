@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # What a deploy through the proxy promises: health first, in-flight work
-# finishes, WebSockets live until the drain timeout, sticky sessions.
+# finishes, WebSockets live until the drain timeout (sticky sessions:
+# proxy_sticky.bats).
 
 load proxy_helpers
 
@@ -76,66 +77,6 @@ teardown() {
 	[[ $output == *"cannot connect"* ]]
 	[ "$(get /)" = v1 ]
 	px status --json | python3 -c 'import json,sys; s=json.load(sys.stdin)["services"][0]; assert s["current"].endswith(":'"$P1"'"), s'
-}
-
-# One page view: a page and its assets, fetched with one cookie jar.
-page_view() { # JAR COUNT
-	local i
-	for i in $(seq "$2"); do
-		get / -b "$1" -c "$1"
-	done | tr '\n' ' '
-}
-
-@test "sticky: a session that began on the old version stays on it while it drains; new sessions get the new one" {
-	px_deploy app "$P1" --sticky > /dev/null
-	start_backend "$P2" v2
-	# a page view starts on v1 ...
-	[ "$(page_view "$PX_DIR/a.jar" 1)" = "v1 " ]
-	grep -q cutover_app "$PX_DIR/a.jar"
-	px_spawn "$PX_DIR/deploy.out" "$CUTOVER" proxy deploy app --admin "$ADMIN" --target "127.0.0.1:$P2" \
-		--health-interval 20ms --health-successes 1 --sticky --sticky-idle 1500ms --drain 20s > /dev/null
-	for i in $(seq 50); do grep -q switched "$PX_DIR/deploy.out" && break; sleep 0.1; done
-	grep -q switched "$PX_DIR/deploy.out"
-	# ... and ends on v1 although the switch happened in the middle
-	[ "$(page_view "$PX_DIR/a.jar" 5)" = "v1 v1 v1 v1 v1 " ]
-	# a new session is served by v2 only
-	[ "$(page_view "$PX_DIR/b.jar" 5)" = "v2 v2 v2 v2 v2 " ]
-	# once the old sessions are idle the drain ends and they move over
-	for i in $(seq 60); do grep -q drained "$PX_DIR/deploy.out" && break; sleep 0.1; done
-	grep -q drained "$PX_DIR/deploy.out"
-	[ "$(page_view "$PX_DIR/a.jar" 2)" = "v2 v2 " ]
-}
-
-@test "without --sticky the same page view mixes versions (the control for the sticky test)" {
-	start_backend "$P2" v2
-	[ "$(page_view "$PX_DIR/a.jar" 1)" = "v1 " ]
-	px_deploy app "$P2" > /dev/null
-	[ "$(page_view "$PX_DIR/a.jar" 2)" = "v2 v2 " ]
-}
-
-@test "concurrent sessions across a sticky switch: zero mixed page views" {
-	px_deploy app "$P1" --sticky > /dev/null
-	start_backend "$P2" v2
-	local s pids=()
-	for s in $(seq 12); do
-		( sleep "0.$((s * 7 % 10))"; for i in 1 2 3 4 5 6; do get / -b "$PX_DIR/s$s.jar" -c "$PX_DIR/s$s.jar"; sleep 0.15; done ) \
-			> "$PX_DIR/s$s.view" &
-		pids+=($!)
-	done
-	sleep 0.6
-	px_deploy app "$P2" --sticky --sticky-idle 1s --drain 20s > "$PX_DIR/deploy.out"
-	wait "${pids[@]}"
-	cat "$PX_DIR"/s*.view | sort | uniq -c
-	local mixed=0 spans=0
-	for s in $(seq 12); do
-		[ "$(sort -u "$PX_DIR/s$s.view" | wc -l)" = 1 ] || mixed=$((mixed + 1))
-		grep -q v1 "$PX_DIR/s$s.view" && spans=$((spans + 1))
-	done
-	echo "mixed=$mixed sessions-on-v1=$spans"
-	[ "$mixed" = 0 ]
-	# the deploy really happened in the middle: some sessions stayed on v1
-	[ "$spans" -ge 1 ]
-	[ "$(get /)" = v2 ]
 }
 
 @test "pause holds new requests until resume; --max lets them go on its own" {

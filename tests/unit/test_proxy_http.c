@@ -145,6 +145,67 @@ static void test_http10_with_transfer_encoding_refused(void **state)
 	seen_release(&t);
 }
 
+/* http_is_navigation on one request head. */
+static int navigation(const char *req)
+{
+	struct seen t;
+	seen_init(&t, HTTP_REQUEST);
+	assert_true(feed(&t, req) > 0);
+	int nav = http_is_navigation(&t.side.msg, &t.side.parser);
+	seen_release(&t);
+	return nav;
+}
+
+static void test_navigation_starts_a_page_view(void **state)
+{
+	/* what Chromium sends for a page, a stylesheet, an image, a fetch() */
+	assert_true(navigation("GET /p HTTP/1.1\r\nHost: a\r\nSec-Fetch-Site: none\r\nSec-Fetch-Mode: navigate\r\n"
+			       "Sec-Fetch-User: ?1\r\nSec-Fetch-Dest: document\r\nAccept: text/html,application/xhtml+xml,"
+			       "application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8\r\n\r\n"));
+	assert_false(navigation("GET /a.css HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: style\r\n"
+				"Accept: text/css,*/*;q=0.1\r\n\r\n"));
+	assert_false(navigation("GET /i.png HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: no-cors\r\nSec-Fetch-Dest: image\r\n"
+				"Accept: image/avif,image/webp,*/*;q=0.8\r\n\r\n"));
+	assert_false(navigation("GET /api HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n"
+				"Accept: text/html\r\n\r\n"));
+	/* a form's POST is a navigation too */
+	assert_true(navigation("POST /f HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Dest: document\r\n"
+			       "Content-Length: 0\r\n\r\n"));
+	/* a frame belongs to the page that embeds it; a prefetch comes while a page loads */
+	assert_false(navigation("GET /f HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Dest: iframe\r\n"
+				"Accept: text/html\r\n\r\n"));
+	assert_false(navigation("GET /n HTTP/1.1\r\nHost: a\r\nSec-Purpose: prefetch\r\nSec-Fetch-Mode: navigate\r\n"
+				"Sec-Fetch-Dest: document\r\n\r\n"));
+	assert_false(navigation("GET /n HTTP/1.1\r\nHost: a\r\nPurpose: prefetch\r\nAccept: text/html\r\n\r\n"));
+	/* only one of the two: the one that is there decides */
+	assert_true(navigation("GET /p HTTP/1.1\r\nHost: a\r\nSec-Fetch-Mode: navigate\r\n\r\n"));
+	assert_true(navigation("GET /p HTTP/1.1\r\nHost: a\r\nSec-Fetch-Dest: document\r\n\r\n"));
+	/* clients without Sec-Fetch: a GET that prefers HTML */
+	assert_true(navigation("GET /p HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\n\r\n"));
+	assert_true(navigation("GET /p HTTP/1.1\r\nHost: a\r\nAccept: TEXT/HTML;level=1, */*;q=0.5\r\n\r\n"));
+	assert_false(navigation("GET /p HTTP/1.1\r\nHost: a\r\nAccept: */*\r\n\r\n"));
+	assert_false(navigation("GET /p HTTP/1.1\r\nHost: a\r\n\r\n"));
+	assert_false(navigation("POST /p HTTP/1.1\r\nHost: a\r\nAccept: text/html\r\nContent-Length: 0\r\n\r\n"));
+}
+
+static void test_accept_prefers_html(void **state)
+{
+#define PREFERS(s) http_accept_prefers_html(s, strlen(s))
+	assert_true(PREFERS("text/html"));
+	assert_true(PREFERS("application/xhtml+xml, text/html;q=0.9, */*;q=0.8"));
+	assert_true(PREFERS("text/html, */*"));
+	assert_true(PREFERS(" text/html ; q=0.5 , image/png;q=0.4"));
+	assert_false(PREFERS("text/html;q=0, */*"));
+	assert_false(PREFERS("text/html;q=0.5, application/json"));
+	assert_false(PREFERS("application/json, text/html;q=0.9"));
+	assert_false(PREFERS("text/htmlx"));
+	assert_false(PREFERS("text/html;q=2"));
+	assert_false(PREFERS("text/html;q=abc"));
+	assert_false(PREFERS(""));
+	assert_false(PREFERS(",,;"));
+#undef PREFERS
+}
+
 static void test_host_rules(void **state)
 {
 	expect_refused("GET / HTTP/1.1\r\n\r\n", 400);
@@ -440,6 +501,8 @@ int main(void)
 		cmocka_unit_test(test_duplicate_or_invalid_content_length_rejected),
 		cmocka_unit_test(test_bad_transfer_encodings_refused),
 		cmocka_unit_test(test_host_rules),
+		cmocka_unit_test(test_navigation_starts_a_page_view),
+		cmocka_unit_test(test_accept_prefers_html),
 		cmocka_unit_test(test_http10_with_transfer_encoding_refused),
 		cmocka_unit_test(test_malformed_requests_rejected),
 		cmocka_unit_test(test_header_limits_give_431),

@@ -53,22 +53,34 @@ static void test_sticky_cookie_keeps_old_version_while_draining(void **state)
 	old->state = T_DRAINING;
 
 	/* not sticky: everything to the current target */
-	assert_ptr_equal(route_target(s, "cutover_app=1", 13, &set), new);
+	assert_ptr_equal(route_target(s, "cutover_app=1", 13, 0, &set), new);
 	assert_false(set);
 
 	s->sticky = 1;
-	assert_ptr_equal(route_target(s, "cutover_app=1", 13, &set), old);
+	assert_ptr_equal(route_target(s, "cutover_app=1", 13, 0, &set), old);
 	assert_false(set);
-	assert_ptr_equal(route_target(s, "x=y; cutover_app=2", 18, &set), new);
+	assert_ptr_equal(route_target(s, "x=y; cutover_app=2", 18, 0, &set), new);
 	assert_false(set);
 	/* a new session starts on the new version and gets the cookie */
-	assert_ptr_equal(route_target(s, NULL, 0, &set), new);
+	assert_ptr_equal(route_target(s, NULL, 0, 0, &set), new);
 	assert_true(set);
-	assert_ptr_equal(route_target(s, "cutover_app=junk", 16, &set), new);
+	assert_ptr_equal(route_target(s, "cutover_app=junk", 16, 0, &set), new);
+	assert_true(set);
+	/* a navigation starts a page view on the current version and moves the session there */
+	assert_ptr_equal(route_target(s, "cutover_app=1", 13, 1, &set), new);
+	assert_true(set);
+	assert_ptr_equal(route_target(s, "cutover_app=2", 13, 1, &set), new);
+	assert_false(set);
+	assert_ptr_equal(route_target(s, NULL, 0, 1, &set), new);
+	assert_true(set);
+	/* a cookie that names no version, or one too large, starts over */
+	assert_ptr_equal(route_target(s, "cutover_app=-1", 14, 0, &set), new);
+	assert_true(set);
+	assert_ptr_equal(route_target(s, "cutover_app=4294967297", 22, 0, &set), new);
 	assert_true(set);
 	/* once the old version is drained, its sessions move over */
 	old->state = T_STANDBY;
-	assert_ptr_equal(route_target(s, "cutover_app=1", 13, &set), new);
+	assert_ptr_equal(route_target(s, "cutover_app=1", 13, 0, &set), new);
 	assert_true(set);
 	char name[64];
 	route_cookie_name(name, sizeof(name), s);
@@ -80,7 +92,7 @@ static void test_no_target_no_route(void **state)
 	struct proxy *px = new_proxy();
 	struct service *s = service_add(px, "app");
 	int set;
-	assert_null(route_target(s, NULL, 0, &set));
+	assert_null(route_target(s, NULL, 0, 0, &set));
 	assert_null(service_target(s, "nohost"));
 	assert_null(service_target(s, "127.0.0.1:0"));
 	assert_null(service_target(s, "127.0.0.1:99999"));
