@@ -121,11 +121,16 @@ class H(BaseHTTPRequestHandler):
             self.wfile.write(b"3\r\nabc\r\n0\r\nX-Checksum: 42\r\nContent-Length: 99\r\nBad Name: 1\r\n\r\n")
             return
         if path == "/page":
+            tags = ('<script src="%s"></script>', '<link rel="stylesheet" href="%s">', '<img src="%s" alt="">')
             exts = ("js", "css", "png")
-            links = "".join('<%s="/asset/%d.%s?ms=%d">\n' % ("link href" if i % 3 == 1 else "img src" if i % 3 == 2
-                                                               else "script src", i, exts[i % 3], 20 + (i * 7) % 31)
+            links = "".join(tags[i % 3] % ("/asset/%d.%s?ms=%d" % (i, exts[i % 3], 20 + (i * 7) % 31)) + "\n"
                             for i in range(12))
-            return self.send(200, "<!doctype html><p>version=%s</p>\n%s" % (VERSION, links), "text/html")
+            return self.send(200, "<!doctype html><html><head><title>%s</title></head><body><p>version=%s</p>\n%s"
+                             "</body></html>\n" % (VERSION, VERSION, links), "text/html")
+        if path.startswith("/asset/"):
+            ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 20
+            time.sleep(ms / 1000)
+            return self.send(200, VERSION)
         if path == "/stream":
             ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 1000
             body = (VERSION + "\n").encode()
@@ -137,10 +142,6 @@ class H(BaseHTTPRequestHandler):
             time.sleep(ms / 1000)
             self.wfile.write(body[1:])
             return
-        if path.startswith("/asset/"):
-            ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 20
-            time.sleep(ms / 1000)
-            return self.send(200, VERSION)
         if path == "/conn-listed":
             # a response that names its own framing field in Connection
             self.send_response(200)
