@@ -12,21 +12,48 @@ const char *error_last(void)
 	return last_error;
 }
 
-static void report(const char *prefix, const char *fmt, va_list ap, int err)
+static report_sink_fn sink;
+static void *sink_ctx;
+
+void report_set_sink(report_sink_fn fn, void *ctx)
 {
+	pthread_mutex_lock(&report_lock);
+	sink = fn;
+	sink_ctx = ctx;
+	pthread_mutex_unlock(&report_lock);
+}
+
+static void report(enum report_kind kind, const char *fmt, va_list ap, int err)
+{
+	static const char *const prefix[] = { "error: ", "warning: ", "", "", "fatal: " };
 	char msg[4096];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	pthread_mutex_lock(&report_lock);
-	if (!strcmp(prefix, "error: ")) {
-		if (err)
-			snprintf(last_error, sizeof(last_error), "%.900s: %.100s", msg, strerror(err));
-		else
-			snprintf(last_error, sizeof(last_error), "%.1000s", msg);
+	if (err) {
+		size_t n = strlen(msg);
+		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
 	}
-	if (err)
-		fprintf(stderr, "cutover: %s%s: %s\n", prefix, msg, strerror(err));
+	pthread_mutex_lock(&report_lock);
+	if (kind == REPORT_ERROR)
+		snprintf(last_error, sizeof(last_error), "%.1000s", msg);
+	if (sink)
+		sink(kind, msg, sink_ctx);
 	else
-		fprintf(stderr, "cutover: %s%s\n", prefix, msg);
+		fprintf(stderr, "cutover: %s%s\n", prefix[kind], msg);
+	pthread_mutex_unlock(&report_lock);
+}
+
+void report_output(const char *line, size_t len)
+{
+	pthread_mutex_lock(&report_lock);
+	if (sink) {
+		char *copy = xstrndup(line, len);
+		sink(REPORT_OUTPUT, copy, sink_ctx);
+		free(copy);
+	} else {
+		fwrite(line, 1, len, stderr);
+		fputc('\n', stderr);
+		fflush(stderr);
+	}
 	pthread_mutex_unlock(&report_lock);
 }
 
@@ -45,7 +72,7 @@ int error(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	report("error: ", fmt, ap, 0);
+	report(REPORT_ERROR, fmt, ap, 0);
 	va_end(ap);
 	return -1;
 }
@@ -55,7 +82,7 @@ int error_errno(const char *fmt, ...)
 	int err = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	report("error: ", fmt, ap, err);
+	report(REPORT_ERROR, fmt, ap, err);
 	va_end(ap);
 	errno = err;
 	return -1;
@@ -65,7 +92,7 @@ void warning(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	report("warning: ", fmt, ap, 0);
+	report(REPORT_WARNING, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -74,7 +101,7 @@ void warning_errno(const char *fmt, ...)
 	int err = errno;
 	va_list ap;
 	va_start(ap, fmt);
-	report("warning: ", fmt, ap, err);
+	report(REPORT_WARNING, fmt, ap, err);
 	va_end(ap);
 	errno = err;
 }
@@ -85,7 +112,7 @@ void note(const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	report("", fmt, ap, 0);
+	report(REPORT_NOTE, fmt, ap, 0);
 	va_end(ap);
 }
 
@@ -93,7 +120,7 @@ void die(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	report("fatal: ", fmt, ap, 0);
+	report(REPORT_FATAL, fmt, ap, 0);
 	va_end(ap);
 	exit(CUT_INTERNAL);
 }

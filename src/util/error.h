@@ -32,6 +32,20 @@ void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 extern int log_quiet;
+
+/*
+ * The one reporter: every error, warning, note and line of hook output
+ * goes through it. By default each becomes a line on stderr ("cutover:
+ * error: ..." / a hook line as it is); a sink set here receives them
+ * instead (an agent, whose stdout and stdin are the wire, sends them to the
+ * client as frames). `line` has no newline; the sink is called under a lock,
+ * one line at a time, from any thread.
+ */
+enum report_kind { REPORT_ERROR, REPORT_WARNING, REPORT_NOTE, REPORT_OUTPUT, REPORT_FATAL };
+typedef void (*report_sink_fn)(enum report_kind kind, const char *line, void *ctx);
+void report_set_sink(report_sink_fn fn, void *ctx);
+/* A line of a child's output (hooks, checks), `prefix` included. */
+void report_output(const char *line, size_t len);
 /* The text of the last error() reported (for history records), or "". */
 const char *error_last(void);
 

@@ -121,7 +121,7 @@ child(const struct spawn_opts *o, char *const argv[], char *const envp[], int de
 	_exit(127);
 }
 
-/* Copying the child's output: complete lines to stderr, raw bytes to o->output. */
+/* Copying the child's output: complete lines to the reporter, raw bytes to o->output. */
 struct out_state {
 	const struct spawn_opts *o;
 	struct buf line;
@@ -133,9 +133,7 @@ static void emit_line(struct out_state *s)
 	struct buf b = BUF_INIT;
 	buf_addstr(&b, s->o->prefix ? s->o->prefix : "");
 	buf_add(&b, s->line.buf, s->line.len);
-	buf_addch(&b, '\n');
-	fwrite(b.buf, 1, b.len, stderr);
-	fflush(stderr);
+	report_output(b.buf, b.len);
 	buf_release(&b);
 	buf_reset(&s->line);
 }
