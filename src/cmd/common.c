@@ -1,4 +1,5 @@
 #include "cmd/common.h"
+#include "util/format.h"
 #include "release/root.h"
 #include "util/error.h"
 #include <unistd.h>
@@ -141,4 +142,15 @@ int common_open_root(struct deploy_opts *o, struct common_flags *f, struct root 
 	if ((rc = common_resolve(o, f)) < 0)
 		return rc;
 	return root_open(r, o->root);
+}
+
+void deploy_print_result(const struct deploy_result *r, const char *verb)
+{
+	char nb[32], tb[32];
+	if (log_quiet)
+		return;
+	format_bytes(nb, sizeof(nb), r->new_bytes);
+	format_bytes(tb, sizeof(tb), r->bytes);
+	printf("%s %s: %llu files (%s), %llu new (%s), in %.2f s\n", verb, r->id, (unsigned long long)r->files, tb,
+	       (unsigned long long)r->new_files, nb, r->seconds);
 }

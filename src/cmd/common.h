@@ -50,6 +50,9 @@ struct root;
 int common_open_root(struct deploy_opts *o, struct common_flags *f, struct root *r, int nargs,
 		     int min, int max, const char *arity);
 
+/* "deployed ID: N files (SIZE), N new (SIZE), in S s" on stdout, unless --quiet. */
+void deploy_print_result(const struct deploy_result *r, const char *verb);
+
 /* Parse argv with `opts`; returns 0, or the exit status to return now
  * (0 after --help, 2 on a usage error). */
 int common_parse(int argc, char **argv, const struct opt *opts, const char *usage, char ***args,

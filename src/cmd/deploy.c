@@ -47,8 +47,12 @@ int cmd_deploy(int argc, char **argv)
 	if (!rc)
 		rc = stage_check_paths(&o.shared, &o.writable);
 	if (!rc) {
+		struct deploy_result res = { 0 };
 		o.source = args[0];
-		rc = deploy_run(&o);
+		rc = deploy_run(&o, &res);
+		if (!rc)
+			deploy_print_result(&res, "deployed");
+		deploy_result_release(&res);
 	}
 	deploy_opts_release(&o);
 	common_flags_release(&f);

@@ -121,7 +121,11 @@ int cmd_init(int argc, char **argv)
 			o.source = r.current;
 			o.adopt = 1;
 			o.label = "adopted";
-			rc = deploy_run(&o);
+			struct deploy_result res = { 0 };
+			rc = deploy_run(&o, &res);
+			if (!rc)
+				deploy_print_result(&res, "adopted");
+			deploy_result_release(&res);
 			deploy_opts_release(&o);
 		}
 	}

@@ -24,8 +24,14 @@ int cmd_rollback(int argc, char **argv)
 		return CUT_USAGE;
 	}
 	rc = common_resolve(&o, &f);
-	if (!rc)
-		rc = rollback_run(&o, nargs ? args[0] : NULL);
+	if (!rc) {
+		char *to, *from;
+		rc = rollback_run(&o, nargs ? args[0] : NULL, &to, &from);
+		if (!rc && !log_quiet)
+			printf("rolled back to %s (was %s)\n", to, from ? from : "nothing");
+		free(to);
+		free(from);
+	}
 	deploy_opts_release(&o);
 	common_flags_release(&f);
 	free(args);

@@ -22,24 +22,38 @@ struct deploy_opts {
 void deploy_opts_init(struct deploy_opts *o);
 void deploy_opts_release(struct deploy_opts *o);
 
-/*
- * One deploy to one root, the data flow of DESIGN.md: read the source, lock,
- * send the missing objects to the store, stage the release, before_switch
- * hooks, switch, after_switch hooks, health check (switching back on
- * failure), prune. Returns 0, -1 (nothing changed), -CUT_LOCKED,
- * -CUT_ROLLED_BACK, or -CUT_PARTIAL (could not switch back).
- */
-int deploy_run(const struct deploy_opts *o);
-
-/* Switch to `id` (NULL: the release before the current one), same rules. */
-int rollback_run(const struct deploy_opts *o, const char *id);
+/* What a deploy did, for the command's summary line. */
+struct deploy_result {
+	char *id;
+	uint64_t files, bytes, new_files, new_bytes;
+	double seconds;
+};
+void deploy_result_release(struct deploy_result *r);
 
 /*
- * Make `id` live and prove it: switch, run `after` hooks (after_switch or
- * after_rollback), health check. On failure switch back to `previous` (or
- * remove `current` when there was none) and run after_rollback.
+ * One deploy to one target, the data flow of DESIGN.md: read the source,
+ * lock, send the missing objects, stage the release, before_switch hooks,
+ * switch, after_switch hooks, health check (switching back on failure),
+ * prune. Returns 0 (and fills *res when not NULL), -1 (nothing changed),
+ * -CUT_LOCKED, -CUT_ROLLED_BACK, or -CUT_PARTIAL (could not switch back).
  */
-int golive(struct root *r, const char *id, const char *previous, const struct deploy_opts *o,
+int deploy_run(const struct deploy_opts *o, struct deploy_result *res);
+
+/*
+ * Switch to `id` (NULL: the release before the current one), same rules.
+ * On success *to and *from (may be NULL) name the releases; the caller frees.
+ */
+int rollback_run(const struct deploy_opts *o, const char *id, char **to, char **from);
+
+struct target;
+/*
+ * Make `id` live on `t` and prove it: switch, run `after` hooks
+ * (after_switch or after_rollback), health check. On failure switch back
+ * to `previous` (or remove `current` when there was none) and run
+ * after_rollback. Returns 0, -1 (could not switch: nothing changed),
+ * -CUT_ROLLED_BACK or -CUT_PARTIAL.
+ */
+int golive(struct target *t, const char *id, const char *previous, const struct deploy_opts *o,
 	   const char *after_phase, const struct strlist *after);
 
 #endif

@@ -1,5 +1,6 @@
 #include "deploy/deploy.h"
 #include "release/root.h"
+#include "target/target.h"
 #include "util/error.h"
 
 void deploy_opts_init(struct deploy_opts *o)
@@ -22,45 +23,39 @@ void deploy_opts_release(struct deploy_opts *o)
 	strlist_clear(&o->after_rollback);
 }
 
-int golive(struct root *r, const char *id, const char *previous, const struct deploy_opts *o,
+void deploy_result_release(struct deploy_result *r)
+{
+	free(r->id);
+	r->id = NULL;
+}
+
+int golive(struct target *t, const char *id, const char *previous, const struct deploy_opts *o,
 	   const char *after_phase, const struct strlist *after)
 {
-	char *path = release_path(r, id);
-	struct hook_env env = { id, path, previous ? previous : "", r->path };
 	int rc;
 
-	if (release_switch(r, id) < 0) {
-		free(path);
+	if (t->ops->switch_to(t, id) < 0)
 		return -1;
-	}
 	crashpoint("switched");
 	note("'%s' is live", id);
-	rc = hooks_run(after_phase, after, path, &env);
+	rc = t->ops->hooks(t, after_phase, after, id, previous);
+	if (!rc && o->check.spec)
+		rc = t->ops->check(t, &o->check, id, previous);
 	if (!rc)
-		rc = check_run(&o->check, &env, path);
-	if (!rc) {
-		free(path);
 		return 0;
-	}
 
 	/* back to what was live before, exactly */
-	int back = previous ? release_switch(r, previous) : release_unswitch(r);
-	if (back < 0) {
-		error("could not switch '%s' back to '%s'; '%s' is still live: fix it with "
+	if (t->ops->switch_to(t, previous) < 0) {
+		error("could not switch '%s/current' back to '%s'; '%s' is still live: fix it with "
 		      "'cutover rollback %s --to %s'",
-		      r->current, previous ? previous : "(nothing)", id, previous ? previous : "", r->path);
-		free(path);
+		      t->name, previous ? previous : "(nothing)", id, previous ? previous : "", t->name);
 		return -CUT_PARTIAL;
 	}
 	if (previous) {
 		warning("switched back to '%s'", previous);
-		char *ppath = release_path(r, previous);
-		struct hook_env penv = { previous, ppath, id, r->path };
-		hooks_run("after_rollback", &o->after_rollback, ppath, &penv);
-		free(ppath);
+		t->ops->hooks(t, "after_rollback", &o->after_rollback, previous, id);
 	} else {
-		warning("removed '%s': there was no release before '%s'", r->current, id);
+		warning("removed '%s/current': there was no release before '%s'", t->name, id);
 	}
-	free(path);
 	return -CUT_ROLLED_BACK;
 }

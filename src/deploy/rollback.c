@@ -1,61 +1,77 @@
+/* Rollback: switch a target back to an earlier release, same hooks and checks as a deploy. */
 #include "deploy/deploy.h"
 #include "release/history.h"
-#include "release/root.h"
+#include "release/id.h"
+#include "target/target.h"
 #include "util/error.h"
 #include "util/fs.h"
 
-int rollback_run(const struct deploy_opts *o, const char *want)
+/* The release to go to: `want`, else the one before the live one. Not allocated. */
+static const char *pick(struct target *t, const struct target_info *info, const char *want)
 {
-	struct root r = ROOT_INIT;
-	struct strlist ids = STRLIST_INIT;
-	char *current = NULL;
+	if (want) {
+		if (!release_id_valid(want)) {
+			error("'%s' is not a release id (they look like 20261122T083106Z or "
+			      "20261122T083106Z-label); see 'cutover releases'",
+			      want);
+			return NULL;
+		}
+		if (strlist_has(&info->releases, want))
+			return want;
+		error("no release '%s' in '%s'; see 'cutover releases --to %s'", want, t->name, t->name);
+		return NULL;
+	}
+	if (!info->current) {
+		error("'%s' has no live release to roll back from", t->name);
+		return NULL;
+	}
+	const char *prev = target_info_previous(info);
+	if (!prev)
+		error("'%s' is the oldest release; there is nothing to roll back to", info->current);
+	return prev;
+}
+
+int rollback_run(const struct deploy_opts *o, const char *want, char **to, char **from)
+{
+	struct target_info info = TARGET_INFO_INIT;
 	int64_t start = time_now_ms();
 	int rc;
 
-	if (root_open(&r, o->root) < 0) {
+	*to = *from = NULL;
+	struct target *t = target_open_local(o->root, o->link_mode);
+	if (!t)
+		return -1;
+	if ((rc = t->ops->lock(t, o->wait_ms)) < 0)
+		goto out;
+	if (t->ops->state(t, &info) < 0 || (info.live_dir && target_live_dir_error(t) < 0)) {
 		rc = -1;
 		goto out;
 	}
-	if ((rc = root_lock(&r, o->wait_ms)) < 0)
-		goto out;
-	if (root_recover(&r) < 0 || release_list(&r, &ids) < 0 || release_current(&r, &current) < 0) {
-		rc = -1;
-		goto out;
-	}
-	const char *target = want;
+	const char *target = pick(t, &info, want);
 	if (!target) {
-		if (!current) {
-			rc = error("'%s' has no live release to roll back from", r.path);
-			goto out;
-		}
-		target = release_previous(&ids, current);
-		if (!target) {
-			rc = error("'%s' is the oldest release; there is nothing to roll back to", current);
-			goto out;
-		}
-	} else if (release_check_exists(&r, target) < 0) {
 		rc = -1;
 		goto out;
 	}
-	if (current && !strcmp(current, target)) {
+	if (info.current && !strcmp(info.current, target)) {
 		rc = error("'%s' is already live", target);
 		goto out;
 	}
-	rc = golive(&r, target, current, o, "after_rollback", &o->after_rollback);
+	rc = golive(t, target, info.current, o, "after_rollback", &o->after_rollback);
 
 	struct history_rec h = HISTORY_REC_INIT;
 	h.action = "rollback";
 	h.release = target;
-	h.previous = current;
+	h.previous = info.current;
 	h.outcome = rc == 0 ? "ok" : rc == -CUT_ROLLED_BACK ? "rolled-back" : "failed";
 	h.message = rc ? error_last() : NULL;
 	h.duration_ms = time_now_ms() - start;
-	history_append(&r, &h);
-	if (!rc && !log_quiet)
-		printf("rolled back to %s (was %s)\n", target, current ? current : "nothing");
+	t->ops->record(t, &h);
+	if (!rc) {
+		*to = xstrdup(target);
+		*from = info.current ? xstrdup(info.current) : NULL;
+	}
 out:
-	free(current);
-	strlist_clear(&ids);
-	root_release(&r);
+	t->ops->close(t);
+	target_info_release(&info);
 	return rc;
 }
