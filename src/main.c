@@ -8,9 +8,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#ifndef CUTOVER_VERSION
-#define CUTOVER_VERSION "0.1.0"
-#endif
+#include "util/version.h"
 
 struct command {
 	const char *name;
@@ -30,6 +28,7 @@ static const struct command commands[] = {
 	{ "diff", cmd_diff, "list added, removed and changed paths between two releases" },
 	{ "log", cmd_log, "show the history of deploys, rollbacks and prunes" },
 	{ "status", cmd_status, "show the current release, the lock holder and disk use" },
+	{ "agent", cmd_agent, "the remote end of an ssh target (started by the client, not by hand)" },
 	{ "proxy", cmd_proxy, "the traffic proxy: run it, deploy/rollback a service, status, pause/resume" },
 };
 

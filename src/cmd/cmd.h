@@ -17,5 +17,6 @@ int cmd_diff(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_proxy(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 #endif

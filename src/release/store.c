@@ -416,6 +416,9 @@ out:
  */
 static int put_again(struct store *s, const struct entry *e)
 {
+	if (!e->origin) /* on an agent: the client sends every object the store lacks */
+		return error("the object of '%s' is missing from the store '%s'", e->path ? e->path : "?",
+			     s->root->objects);
 	int fd = open(e->origin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return error_errno("cannot read '%s'", e->origin);

@@ -30,6 +30,8 @@ int fs_fsync_parent(const char *path);
 /* Write `len` bytes to `path` atomically: temp file in the same directory,
  * fsync, rename, fsync of the directory. Returns 0 or -1 (reported). */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Write all of `data` to `fd`, retrying short writes and EINTR. 0 or -1 (errno set, not reported). */
+int fs_write_all(int fd, const void *data, size_t len);
 /* The same without the fsyncs, for files a later syncfs(2) makes durable
  * before anything depends on them, and for caches. */
 int fs_write_replace(const char *path, const void *data, size_t len, mode_t mode);

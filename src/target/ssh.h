@@ -1,0 +1,21 @@
+#ifndef CUTOVER_TARGET_SSH_H
+#define CUTOVER_TARGET_SSH_H
+#include "target/target.h"
+
+/*
+ * A root on another host, `spec` as url.h describes, reached over ssh;
+ * `create` makes the root when it is missing (init). Returns NULL after a
+ * message naming the host and the cause (unreachable, authentication, not a
+ * cutover root, the agent could not be installed).
+ */
+struct target *target_open_ssh(const char *spec, enum link_mode mode, int create);
+
+/*
+ * Run a command that reads or tends a root (releases, status, ...) on the
+ * host of `spec` for its root, with `argv` (the command's name first, no
+ * --to); its output appears here as there. Returns its exit status, or -1
+ * when the host could not be reached (reported).
+ */
+int target_run_remote(const char *spec, const struct strlist *argv);
+
+#endif
