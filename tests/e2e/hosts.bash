@@ -101,15 +101,19 @@ _hosts_kill_ns() {
 	[ -z "$pids" ] || _hosts_err "processes $pids in namespace '$ns' did not die"
 }
 
-# Delete namespace NS and the veth pairs whose machine side starts with
-# VETH_PREFIX. The veth is deleted first and explicitly: the kernel destroys
-# a deleted namespace's devices later, in the background, and a test that
-# checks right after teardown must find them gone.
-_hosts_del_net() { # NS VETH_PREFIX
-	local ns=$1 vp=$2 link
+# Delete namespace NS and the veth pairs whose machine side matches the
+# glob VETHS (cuIDrK, or cuID* for all of a run). The veth is deleted first
+# and explicitly: the kernel destroys a deleted namespace's devices later, in
+# the background, and a test that checks right after teardown must find them
+# gone.
+_hosts_del_net() { # NS VETHS
+	local ns=$1 veths=$2 link
 	_hosts_kill_ns "$ns"
+	# Only names of ours: an empty or odd pattern must never match eth0.
+	[[ $veths =~ ^cu[0-9a-f]{6}(r[0-9b]+|\*)$ ]] || veths=
 	for link in $(ip -o link show 2> /dev/null | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
-		if [[ $link == "$vp"* ]]; then ip link del "$link" 2> /dev/null || true; fi
+		# shellcheck disable=SC2053 # a glob on purpose
+		if [ -n "$veths" ] && [[ $link == $veths ]]; then ip link del "$link" 2> /dev/null || true; fi
 	done
 	if _hosts_ns_exists "$ns"; then
 		ip netns del "$ns" || _hosts_err "cannot delete namespace '$ns'; delete it with: ip netns del $ns"
@@ -128,13 +132,15 @@ hosts_sweep_stale() {
 		[ -e "$f" ] || continue
 		id=${f##*/}
 		id=${id%.owner}
+		[[ $id =~ ^[0-9a-f]{6}$ ]] || continue
+		pid= start= dir=
 		read -r pid start dir < "$f" || true
 		if [ -n "$pid" ] && [ "$(_hosts_starttime "$pid")" = "$start" ]; then
 			continue # its owner is alive: a parallel run
 		fi
 		echo "# hosts: removing run $id left by process $pid" >&2
 		for ns in $(ip netns list | awk '{ print $1 }'); do
-			[[ $ns == "$HOSTS_PREFIX-$id-"* ]] && _hosts_del_net "$ns" "cu$id"
+			[[ $ns == "$HOSTS_PREFIX-$id-"* ]] && _hosts_del_net "$ns" "cu$id*"
 		done
 		if [[ $dir == /tmp/cutover-hosts.* ]]; then rm -rf --one-file-system "$dir" || true; fi
 		rm -f "$f"
@@ -143,9 +149,10 @@ hosts_sweep_stale() {
 		[[ $ns == "$HOSTS_PREFIX"-*-* ]] || continue
 		id=${ns#"$HOSTS_PREFIX"-}
 		id=${id%%-*}
+		[[ $id =~ ^[0-9a-f]{6}$ ]] || continue
 		[ -e "$HOSTS_STATE/$id.owner" ] && continue
 		echo "# hosts: removing namespace $ns, no run owns it" >&2
-		_hosts_del_net "$ns" "cu$id"
+		_hosts_del_net "$ns" "cu$id*"
 	done
 	return 0
 }
@@ -364,7 +371,8 @@ bare_host_build() {
 #   $HOSTS_DIR/hosts/bare/root  overlay: the cached root, read-only, below
 #                               this run's writable layer
 #   root/proc, root/sys, root/dev (tmpfs with null, zero, full, random,
-#   urandom, tty bound from the machine, a private devpts), root/run
+#   urandom, tty bound from the machine, a private devpts, a tmpfs on
+#   dev/shm), root/run (tmpfs, with sshd's privilege separation dir)
 # and sshd runs chrooted into root/ (nsenter into the holder's namespaces).
 # The cached root is never written to; what a test writes on the bare host
 # is gone at teardown. From the machine, the host's files are under
@@ -398,6 +406,7 @@ bare_host_setup() {
 	done
 	mkdir \$m/dev/pts \$m/dev/shm
 	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts \$m/dev/pts
+	mount -t tmpfs -o mode=1777,size=64m,nosuid,nodev cutover-bare-shm \$m/dev/shm
 	ln -s pts/ptmx \$m/dev/ptmx
 	ln -s /proc/self/fd \$m/dev/fd
 	ln -s /proc/self/fd/0 \$m/dev/stdin
@@ -413,6 +422,10 @@ bare_host_setup() {
 	touch $d/mounted
 	exec sleep infinity
 	EOF
+	# ip netns exec already gives its command a mount namespace of its own
+	# (to mount the namespace's /sys) with / a slave of the machine's, so
+	# mounts do not travel back; unshare makes that explicit and private,
+	# whatever ip does.
 	ip netns exec "$(cat "$d/ns")" unshare --mount --propagation private \
 		/bin/sh "$d/mount.sh" > "$d/mount.log" 2>&1 < /dev/null 3>&- &
 	holder=$!
@@ -439,7 +452,7 @@ bare_host_setup() {
 }
 
 hssh() { # NAME CMD...
-	ssh -F "$HOSTS_SSH_CONFIG" "$@"
+	/usr/bin/ssh -F "$HOSTS_SSH_CONFIG" "$@"
 }
 
 # The address, namespace or sshd pid of host NAME.
@@ -521,7 +534,7 @@ hosts_teardown() {
 	[ -n "${HOSTS_DIR:-}" ] || return 0
 	local d id
 	if [ -d "$HOSTS_DIR" ]; then
-		id=$(cat "$HOSTS_DIR/id" 2> /dev/null)
+		id=$(cat "$HOSTS_DIR/id" 2> /dev/null) || true
 		for d in "$HOSTS_DIR"/hosts/*/; do
 			[ -d "$d" ] || continue
 			if [ -z "${BATS_TEST_COMPLETED:-}" ] && [ -s "$d/sshd.log" ]; then

@@ -97,6 +97,10 @@ ns_exists() { # NS
 	hosts_setup 2
 	hssh host1 true < /dev/null
 	host_link_down host1
+	# packets for the cut host still go to its veth, where they are
+	# dropped, and never out by the default route
+	run ip -o route get "$HOST_ADDR_1"
+	[[ $output == *" dev $(cat "$HOSTS_DIR/hosts/host1/veth") "* ]]
 	local start=$SECONDS
 	run hssh host1 true < /dev/null
 	[ "$status" -eq 255 ]
