@@ -99,9 +99,9 @@ check_root() { # DIR
 	[ -x "$dir/usr/sbin/sshd" ] || die "'$dir' has no usr/sbin/sshd; run: scripts/bare-host.sh rebuild"
 	bad=$(dpkg-query --admindir="$dir/var/lib/dpkg" -W -f '${Package} ${db:Status-Abbrev}\n' |
 		awk '$2 ~ /^.i/ { print $1 }' | sed 's/:.*//' | grep -E "$FORBIDDEN_RE" || true)
-	[ -z "$bad" ] || die "'$dir' is not bare, it has: $(echo $bad); run: scripts/bare-host.sh rebuild"
+	[ -z "$bad" ] || die "'$dir' is not bare, it has: ${bad//$'\n'/ }; run: scripts/bare-host.sh rebuild"
 	libs=$(find "$dir/usr/lib" "$dir/lib" -maxdepth 2 \( -name 'libyaml*' -o -name 'libhttp_parser*' -o -name 'libarchive*' \) 2>/dev/null || true)
-	[ -z "$libs" ] || die "'$dir' is not bare, it has: $(echo $libs); run: scripts/bare-host.sh rebuild"
+	[ -z "$libs" ] || die "'$dir' is not bare, it has: ${libs//$'\n'/ }; run: scripts/bare-host.sh rebuild"
 }
 
 # Remove temporary roots left by killed builds. Called with the lock held, so

@@ -52,11 +52,11 @@ _hosts_err() { echo "hosts: $*" >&2; }
 # Start time of PID (field 22 of /proc/PID/stat), to tell a pid from a later
 # process that reused it. Prints nothing when there is no such process.
 _hosts_starttime() {
-	local stat
+	local stat fields
 	stat=$(cat "/proc/$1/stat" 2> /dev/null) || return 0
 	stat=${stat##*) } # the command name may hold spaces and parentheses
-	set -- $stat
-	echo "${20}"
+	read -ra fields <<< "$stat"
+	echo "${fields[19]}"
 }
 
 # True while PID is a running (not zombie) process.
@@ -133,7 +133,7 @@ hosts_sweep_stale() {
 		id=${f##*/}
 		id=${id%.owner}
 		[[ $id =~ ^[0-9a-f]{6}$ ]] || continue
-		pid= start= dir=
+		pid='' start='' dir=''
 		read -r pid start dir < "$f" || true
 		if [ -n "$pid" ] && [ "$(_hosts_starttime "$pid")" = "$start" ]; then
 			continue # its owner is alive: a parallel run
@@ -195,7 +195,7 @@ _hosts_init() {
 	done
 	_hosts_write_ssh_config
 	# sshd's privilege separation directory (normally made by systemd).
-	mkdir -p -m 755 /run/sshd
+	[ -d /run/sshd ] || mkdir -m 755 /run/sshd
 }
 
 # (Re)writes the client config from the hosts made so far; atomically, so a
@@ -272,10 +272,12 @@ _hosts_net_add() { # NAME K
 	# No IPv6 on the pair: no link-local chatter, no DAD delay.
 	sysctl -qw "net.ipv6.conf.$vr.disable_ipv6=1" 2> /dev/null || true
 	ip netns exec "$ns" sysctl -qw "net.ipv6.conf.$vn.disable_ipv6=1" 2> /dev/null || true
-	ip link set "$vr" up &&
+	if ! { ip link set "$vr" up &&
 		ip -n "$ns" addr add "$(cat "$d/addr")/30" dev "$vn" &&
-		ip -n "$ns" link set "$vn" up ||
-		{ _hosts_err "cannot configure the veth pair of '$name'"; return 1; }
+		ip -n "$ns" link set "$vn" up; }; then
+		_hosts_err "cannot configure the veth pair of '$name'"
+		return 1
+	fi
 }
 
 # A per-run ed25519 host key for NAME in FILE, added to known_hosts.
@@ -339,8 +341,10 @@ host_start_sshd() { # NAME
 # hosts_setup N: host1..hostN (added to the hosts of this run, if any).
 hosts_setup() {
 	local n=${1:?usage: hosts_setup N} i name d
-	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 99 ] ||
-		{ _hosts_err "hosts_setup: N must be 1..99, not '$n'"; return 1; }
+	if ! [[ $n =~ ^[0-9]+$ ]] || [ "$n" -lt 1 ] || [ "$n" -gt 99 ]; then
+		_hosts_err "hosts_setup: N must be 1..99, not '$n'"
+		return 1
+	fi
 	_hosts_init || return 1
 	for ((i = 1; i <= n; i++)); do
 		name=host$i d=$HOSTS_DIR/hosts/host$i
@@ -493,14 +497,14 @@ host_link_up() { # NAME
 # The pids of PID's descendants (from /proc, by parent pid), deepest last.
 _hosts_descendants() { # PID
 	local -A parent=()
-	local -a todo=("$1")
+	local -a todo=("$1") fields
 	local f stat p cur
 	for f in /proc/[0-9]*/stat; do
 		stat=$(cat "$f" 2> /dev/null) || continue
 		p=${f#/proc/}
 		stat=${stat##*) }
-		set -- $stat
-		parent[${p%/stat}]=$2
+		read -ra fields <<< "$stat"
+		parent[${p%/stat}]=${fields[1]}
 	done
 	while [ ${#todo[@]} -gt 0 ]; do
 		cur=${todo[0]}
@@ -522,7 +526,7 @@ host_kill_sshd() { # NAME [SIGNAL]
 	local pid sig=${2:-KILL} all
 	pid=$(host_sshd_pid "$1") || return 1
 	_hosts_alive "$pid" || return 0
-	all=("$pid" $(_hosts_descendants "$pid"))
+	mapfile -t all < <(echo "$pid"; _hosts_descendants "$pid")
 	kill "-$sig" "${all[@]}" 2> /dev/null || true
 	_hosts_kill_pids "${all[@]}"
 }

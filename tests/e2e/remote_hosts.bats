@@ -64,7 +64,7 @@ ns_exists() { # NS
 	[[ $output != *" $HOST_ADDR_1/"* ]]
 	# a program running plain ssh or scp gets the config from the wrappers
 	echo payload > "$T/f"
-	PATH=$HOSTS_BIN:$PATH run scp -q "$T/f" host2:/tmp/cutover-hosts-scp-$HOSTS_ID
+	PATH=$HOSTS_BIN:$PATH run scp -q "$T/f" "host2:/tmp/cutover-hosts-scp-$HOSTS_ID"
 	[ "$status" -eq 0 ]
 	PATH=$HOSTS_BIN:$PATH run ssh host2 "cat /tmp/cutover-hosts-scp-$HOSTS_ID && rm /tmp/cutover-hosts-scp-$HOSTS_ID"
 	[ "$output" = payload ]
@@ -162,7 +162,7 @@ ns_exists() { # NS
 	run hssh bare 'command -v gcc cc make' < /dev/null
 	[ -z "$output" ]
 	# it is not the machine: the machine has libyaml (cutover's build needs it)
-	ls /usr/lib/x86_64-linux-gnu/ | grep -q libyaml
+	compgen -G '/usr/lib/x86_64-linux-gnu/libyaml*' > /dev/null
 	# a static binary, piped over ssh stdin, runs there
 	printf '#include <stdio.h>\nint main(void) { puts("static ok"); return 0; }\n' > "$T/t.c"
 	gcc -static -O2 -o "$T/t" "$T/t.c"
