@@ -4,7 +4,10 @@
 set -eu
 profile=${1:-build}
 build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-dev libhttp-parser-dev git zstd"
-test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace"
+# test: debootstrap (with the archive keyring and gpgv it checks the Release
+# file with) builds the bare test host (scripts/bare-host.sh); libc6-dev for
+# gcc -static; kmod so the kernel can load the overlay module it mounts.
+test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod"
 bench="$test rsync hyperfine time"
 case $profile in
 build) want=$build ;;
