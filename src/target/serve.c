@@ -208,7 +208,7 @@ static int op_missing(struct serve *s)
 		return reply_fail(s, -1);
 	}
 	s->have_manifest = 1;
-	struct buf b = BUF_INIT, keys = BUF_INIT;
+	struct buf b = BUF_INIT, keys = BUF_INIT, list = BUF_INIT;
 	uint64_t n = 0;
 	for (size_t i = 0; i < s->m.nr; i++) {
 		const struct entry *e = &s->m.v[i];
@@ -225,14 +225,13 @@ static int op_missing(struct serve *s)
 		if (seen)
 			continue;
 		buf_add(&keys, key, sizeof(key));
+		wire_put_blob(&list, e->hash, HASH_LEN);
+		wire_put_u64(&list, e->mode & 07777);
 		n++;
 	}
 	wire_put_u64(&b, n);
-	for (size_t k = 0; k < keys.len; k += HASH_LEN + 2) {
-		wire_put_blob(&b, keys.buf + k, HASH_LEN);
-		wire_put_u64(&b, (uint64_t)((unsigned char)keys.buf[k + HASH_LEN] << 8 |
-					    (unsigned char)keys.buf[k + HASH_LEN + 1]));
-	}
+	buf_add(&b, list.buf, list.len);
+	buf_release(&list);
 	int rc = reply_ok(s, &b);
 	buf_release(&b);
 	buf_release(&keys);
@@ -580,6 +579,28 @@ static int dispatch(struct serve *s, const struct buf *req)
 	return rc;
 }
 
+/* The client's greeting: the same magic, protocol and program version. */
+static int client_hello(struct serve *s, struct buf *frame)
+{
+	int type = wire_recv(&s->w, frame);
+	if (type < 0)
+		return -1;
+	if (type != WF_HELLO || frame->len < 8 || memcmp(frame->buf, WIRE_MAGIC, 8))
+		return error("the client did not greet with the cutover protocol");
+	struct buf rest = { .buf = frame->buf + 8, .len = frame->len - 8 };
+	struct wire_rd r;
+	wire_rd_init(&r, &rest);
+	uint64_t version = wire_get_u64(&r);
+	wire_get_u64(&r);
+	char *prog = wire_get_str(&r);
+	int rc = 0;
+	if (r.bad || version != WIRE_VERSION || !prog || strcmp(prog, CUTOVER_VERSION))
+		rc = error("the client speaks protocol %llu of cutover %s; this agent speaks %d of %s",
+			   (unsigned long long)version, prog ? prog : "?", WIRE_VERSION, CUTOVER_VERSION);
+	free(prog);
+	return rc;
+}
+
 int serve_agent(int in, int out)
 {
 	struct serve s = { .m = MANIFEST_INIT, .deferred_lines = STRLIST_INIT };
@@ -593,7 +614,7 @@ int serve_agent(int in, int out)
 	wire_put_u64(&hello, WIRE_VERSION);
 	wire_put_u64(&hello, 0); /* features */
 	wire_put_str(&hello, CUTOVER_VERSION);
-	if (wire_send(&s.w, WF_HELLO, hello.buf, hello.len) < 0) {
+	if (wire_send(&s.w, WF_HELLO, hello.buf, hello.len) < 0 || client_hello(&s, &frame) < 0) {
 		rc = -1;
 		goto out;
 	}

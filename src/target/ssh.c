@@ -119,7 +119,8 @@ static char *bootstrap(const struct ssh_target *s, const struct self_exe *x)
 	buf_addstr(&b, "if [ -x \"$B\" ] && [ \"$(sha256sum < \"$B\" | cut -c1-64)\" = \"$S\" ]; then "
 		       "printf 'CUTOVER-HAVE\\n'; else printf 'CUTOVER-SEND\\n'; T=\"$B.tmp.$$\"; "
 		       "head -c \"$N\" > \"$T\" && [ \"$(sha256sum < \"$T\" | cut -c1-64)\" = \"$S\" ] && "
-		       "chmod 755 \"$T\" && mv -f \"$T\" \"$B\" || { rm -f \"$T\"; printf 'CUTOVER-BADBIN\\n'; exit 0; }; fi; "
+		       "chmod 755 \"$T\" && mv -f \"$T\" \"$B\" || { rm -f \"$T\"; printf 'CUTOVER-BADBIN\\n'; exit 0; }; "
+		       "printf 'CUTOVER-INSTALLED\\n'; fi; "
 		       "exec \"$B\" agent");
 	return buf_detach(&b, NULL);
 }
@@ -341,14 +342,17 @@ static int connect_agent(struct ssh_target *s)
 		note("%s: installing cutover %s in %s/.cutover/bin", s->url.host, CUTOVER_VERSION, s->url.path);
 		if (send_binary(s, &x) < 0)
 			goto out;
-		if (read_line(s->from_fd, &line) > 0 && !strcmp(line.buf, "CUTOVER-BADBIN")) {
+		if (read_line(s->from_fd, &line) <= 0) {
+			rc = boot_failed(s, &junk);
+			goto out;
+		}
+		if (!strcmp(line.buf, "CUTOVER-BADBIN")) {
 			rc = error("'%s': the cutover binary arrived damaged (its SHA-256 did not match), or it could "
 				   "not be written to %s/.cutover/bin",
 				   s->url.host, s->url.path);
 			goto out;
 		}
-		/* anything else was the start of the agent's greeting: not a line */
-		if (line.len) {
+		if (strcmp(line.buf, "CUTOVER-INSTALLED")) {
 			rc = error("'%s': unexpected output after the binary was sent: '%.80s'", s->url.host, line.buf);
 			goto out;
 		}
@@ -657,7 +661,7 @@ static const struct entry *find_object(const struct manifest *m, const unsigned 
 {
 	for (size_t i = 0; i < m->nr; i++)
 		if (m->v[i].type == ENT_FILE && !memcmp(m->v[i].hash, hash, HASH_LEN) &&
-		    (m->v[i].mode & 0777) == (mode & 0777))
+		    store_object_mode(m->v[i].mode) == store_object_mode(mode))
 			return &m->v[i];
 	return NULL;
 }
