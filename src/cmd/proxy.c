@@ -52,7 +52,7 @@ static int proxy_cmd_run(int argc, char **argv)
 {
 	const char *listen_addr = "0.0.0.0:80", *state_path = DEFAULT_STATE;
 	long header_to = -1, idle_to = -1, up_to = -1, conn_to = -1, stop_to = -1;
-	int max_idle = -1;
+	int max_idle = -1, max_conns = 0;
 	char **args;
 	int nargs;
 	struct opt opts[] = {
@@ -65,6 +65,7 @@ static int proxy_cmd_run(int argc, char **argv)
 		OPT_DURATION(0, "connect-timeout", &conn_to, "upstream connect time before 504 (default 5s)"),
 		OPT_DURATION(0, "shutdown-timeout", &stop_to, "time to finish connections when stopping (default 30s)"),
 		OPT_INT(0, "max-idle", &max_idle, "N", "pooled idle connections per target (default 256)"),
+		OPT_INT(0, "max-connections", &max_conns, "N", "client connections at a time (default: what the descriptor limit allows)"),
 		OPT_END(),
 	};
 	int rc = opts_parse(argc, argv, opts, "cutover proxy run [--listen HOST:PORT] [--admin PATH] [--state PATH]",
@@ -92,6 +93,7 @@ static int proxy_cmd_run(int argc, char **argv)
 		px.cfg.shutdown_timeout_ms = stop_to;
 	if (max_idle >= 0)
 		px.cfg.max_idle_per_target = max_idle;
+	limits_configure(&px, max_conns);
 	px.state_path = *state_path ? xstrdup(state_path) : NULL;
 
 	/* the command line again, for the re-exec of an upgrade */

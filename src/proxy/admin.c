@@ -338,8 +338,17 @@ static void admin_accept(struct ev_handler *h, int events)
 	struct proxy *px = container_of(h, struct proxy, admin);
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0) {
+			/* out of descriptors: the socket stays readable; pause instead of spinning */
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				proxy_fd_shortage(px, &px->admin_log, "cannot accept admin connections", errno, "trying again every 100ms");
+				px->admin_resume = px->loop.now + ACCEPT_BACKOFF_MS;
+				admin_accept_update(px);
+			}
 			return;
+		}
 		struct admin_conn *a = xcalloc(1, sizeof(*a));
 		a->px = px;
 		a->h.fn = admin_ev;
@@ -392,6 +401,12 @@ int admin_listen(struct proxy *px, const char *path, int inherited_fd)
 	px->admin.mask = -1;
 	px->admin_path = xstrdup(path);
 	return ev_set(&px->loop, &px->admin, EV_READ);
+}
+
+void admin_accept_update(struct proxy *px)
+{
+	if (px->admin.fd >= 0 && px->admin.mask >= 0)
+		ev_set(&px->loop, &px->admin, px->loop.now >= px->admin_resume ? EV_READ : 0);
 }
 
 void admin_close_listener(struct proxy *px)

@@ -38,5 +38,7 @@ void admin_end(struct admin_conn *a, int exit_code);
 int admin_query_get(const char *url, const char *key, char *out, size_t out_len);
 int admin_listen(struct proxy *px, const char *path, int inherited_fd);
 void admin_close_listener(struct proxy *px);
+/* Watch the admin socket again once a pause after a descriptor shortage is over. */
+void admin_accept_update(struct proxy *px);
 
 #endif

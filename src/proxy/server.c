@@ -97,25 +97,53 @@ int proxy_listen_tcp(const char *addr, int *fd_out)
 	return 0;
 }
 
+/*
+ * Watch the listener only while a connection could be taken: below the
+ * connection limit (above it, new connections wait in the kernel's listen
+ * backlog, as HAProxy's maxconn does) and not right after a descriptor
+ * shortage (nginx and HAProxy stop accepting for a moment then: the
+ * listener stays readable, and accepting again at once would spin).
+ */
+static void accept_update(struct proxy *px)
+{
+	unsigned long more;
+	int full = px->nclients >= px->cfg.max_clients;
+	if (px->listener.fd < 0 || px->listener.mask < 0)
+		return;
+	if (full && px->listener.mask && ratelimit_pass(&px->full_log, px->loop.now, LIMITS_LOG_EVERY_MS, &more))
+		warning("connection limit reached (%d client connections, --max-connections): new connections wait "
+			"in the listen backlog%s", px->cfg.max_clients, more ? "; reached again since the last report" : "");
+	ev_set(&px->loop, &px->listener, !full && px->loop.now >= px->accept_resume ? EV_READ : 0);
+}
+
+/* Errors of one connection (Linux passes pending network errors to accept): take the next. */
+static int accept_error_transient(int err)
+{
+	return err == EINTR || err == ECONNABORTED || err == EPROTO || err == ENETDOWN || err == ENOPROTOOPT ||
+	       err == EHOSTDOWN || err == ENONET || err == EHOSTUNREACH || err == EOPNOTSUPP || err == ENETUNREACH ||
+	       err == EPERM;
+}
+
 static void accept_ev(struct ev_handler *h, int events)
 {
 	struct proxy *px = container_of(h, struct proxy, listener);
 	/* a bounded batch, so that one busy listener cannot starve the connections */
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < 64 && px->nclients < px->cfg.max_clients; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
 		int fd = accept4(h->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				warning_errno("cannot accept a connection");
-			return;
-		}
-		if (px->nclients >= px->cfg.max_clients) {
-			close(fd);
-			continue;
+			if (accept_error_transient(errno))
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				proxy_fd_shortage(px, &px->accept_log, "cannot accept connections", errno, "trying again every 100ms");
+				px->accept_resume = px->loop.now + ACCEPT_BACKOFF_MS;
+			}
+			break;
 		}
 		relay_accept(px, fd, (struct sockaddr *)&ss);
 	}
+	accept_update(px);
 }
 
 void proxy_stop(struct proxy *px, const char *why)
@@ -168,7 +196,7 @@ int proxy_init(struct proxy *px)
 	px->cfg.send_timeout_ms = 60000;
 	px->cfg.shutdown_timeout_ms = 30000;
 	px->cfg.max_idle_per_target = 256;
-	px->cfg.max_clients = 20000;
+	px->cfg.max_clients = LIMITS_MAX_CLIENTS;
 	px->listener.fd = px->admin.fd = px->handover_pipe.fd = -1;
 	px->listener.mask = px->admin.mask = px->handover_pipe.mask = -1;
 	list_init(&px->clients);
@@ -223,6 +251,8 @@ int proxy_run(struct proxy *px)
 				}
 		}
 		relay_free_graveyard(px);
+		accept_update(px);
+		admin_accept_update(px);
 		if (px->stopping) {
 			if (!px->nclients && list_empty(&px->admins))
 				break;
