@@ -115,8 +115,8 @@ static int proxy_cmd_run(int argc, char **argv)
 	px.listener.fd = http_fd;
 	if (admin_fd < 0 && parent_dir(admin_path) < 0)
 		return CUT_FAILED;
-	if (admin_listen(&px, admin_path, admin_fd) < 0)
-		return CUT_FAILED;
+	if ((rc = admin_listen(&px, admin_path, admin_fd)) < 0)
+		return exit_status(rc);
 	note("proxy serving on %s%s, admin socket '%s'", listen_addr, http_fd == 3 ? " (inherited socket)" : "",
 	     admin_path);
 	handover_ready();

@@ -11,6 +11,7 @@
 #include "util/opts.h"
 #include <errno.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -363,23 +364,55 @@ static void admin_accept(struct ev_handler *h, int events)
 	}
 }
 
+static const char *file_kind(mode_t mode)
+{
+	return S_ISREG(mode) ? "a regular file" : S_ISDIR(mode) ? "a directory" : S_ISLNK(mode) ? "a symbolic link"
+	     : S_ISFIFO(mode) ? "a FIFO" : "a device";
+}
+
+/*
+ * Make room for the admin socket at `path`: there is nothing there, or a
+ * socket that a proxy that died left behind (nothing accepts on it), which
+ * is removed. Anything else stays: -CUT_USAGE when it is not a socket at
+ * all (the option names the wrong path), -1 when a proxy answers on it or
+ * it cannot be told (reported).
+ */
+static int admin_take_path(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int probe, rc, err;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : error_errno("cannot check admin socket path '%s'", path);
+	if (!S_ISSOCK(st.st_mode)) {
+		error("admin socket path '%s' is %s, not a socket: refusing to replace it", path, file_kind(st.st_mode));
+		return -CUT_USAGE;
+	}
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return error_errno("cannot check admin socket '%s'", path);
+	rc = connect(probe, (const struct sockaddr *)sun, sizeof(*sun));
+	err = errno;
+	close(probe);
+	if (rc == 0)
+		return error("another proxy answers on admin socket '%s': stop it or give another --admin path", path);
+	if (err != ECONNREFUSED)
+		return error("cannot tell whether a proxy uses admin socket '%s': %s", path, strerror(err));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return error_errno("cannot remove the stale admin socket '%s'", path);
+	return 0;
+}
+
 int admin_listen(struct proxy *px, const char *path, int inherited_fd)
 {
 	int fd = inherited_fd;
 	if (fd < 0) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int rc;
 		if (strlen(path) >= sizeof(sun.sun_path))
 			return error("admin socket path '%s' is too long", path);
 		memcpy(sun.sun_path, path, strlen(path) + 1);
-		/* a socket file left by a proxy that died is in the way; one that answers is not ours to take */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			close(probe);
-			return error("another proxy answers on '%s'", path);
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path);
+		if ((rc = admin_take_path(path, &sun)) < 0)
+			return rc;
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return error_errno("cannot create admin socket");

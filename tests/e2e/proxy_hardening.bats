@@ -66,3 +66,50 @@ fd_scenario() { # EXTRA
 	[[ $output == *'cutover_refused_total{code="5xx"} 1'* ]]
 	[ "$(get /)" = v1 ]
 }
+
+# `proxy run` in the foreground with a short life: its exit status and output.
+run_proxy_briefly() { # ADMIN_PATH
+	run timeout 5 "$CUTOVER" proxy run --listen "127.0.0.1:$(free_port)" --admin "$1" --state "$PX_DIR/other.state"
+	echo "$output"
+}
+
+@test "proxy run --admin refuses to replace a regular file or a directory (exit 2) and leaves it alone" {
+	echo keep > "$PX_DIR/file"
+	run_proxy_briefly "$PX_DIR/file"
+	[ "$status" = 2 ]
+	[[ $output == *"error: admin socket path '$PX_DIR/file' is a regular file, not a socket: refusing to replace it"* ]]
+	[ "$(cat "$PX_DIR/file")" = keep ]
+	mkdir "$PX_DIR/dir"
+	run_proxy_briefly "$PX_DIR/dir"
+	[ "$status" = 2 ]
+	[[ $output == *"error: admin socket path '$PX_DIR/dir' is a directory, not a socket: refusing to replace it"* ]]
+	[ -d "$PX_DIR/dir" ]
+	ln -s "$PX_DIR/file" "$PX_DIR/link"
+	run_proxy_briefly "$PX_DIR/link"
+	[ "$status" = 2 ]
+	[[ $output == *"is a symbolic link, not a socket"* ]]
+	[ "$(cat "$PX_DIR/file")" = keep ]
+}
+
+@test "proxy run --admin refuses the live socket of another proxy (exit 1) and replaces a stale one" {
+	start_proxy
+	px_deploy app "$P1" > /dev/null
+	run_proxy_briefly "$ADMIN"
+	[ "$status" = 1 ]
+	[[ $output == *"error: another proxy answers on admin socket '$ADMIN': stop it or give another --admin path"* ]]
+	# the first proxy still owns its socket
+	[ -S "$ADMIN" ]
+	px status app | grep -q active
+	[ "$(get /)" = v1 ]
+	# a socket nobody listens on (its proxy died) is replaced
+	python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$PX_DIR/stale.sock"
+	[ -S "$PX_DIR/stale.sock" ]
+	PX_STALE_PID=$(px_spawn "$PX_DIR/stale-proxy.log" "$CUTOVER" proxy run --listen "127.0.0.1:$(free_port)" \
+		--admin "$PX_DIR/stale.sock" --state "$PX_DIR/other.state")
+	local i
+	for i in $(seq 100); do
+		"$CUTOVER" proxy status --admin "$PX_DIR/stale.sock" > /dev/null 2>&1 && break
+		sleep 0.05
+	done
+	"$CUTOVER" proxy status --admin "$PX_DIR/stale.sock"
+}
