@@ -139,7 +139,7 @@ static void test_state_rejects_garbage(void **state)
 	struct proxy *px = new_proxy();
 	assert_int_equal(state_parse(px, "hello\n", why, sizeof(why)), -1);
 	assert_string_equal(why, "line 1: not a cutover proxy state file");
-	assert_int_equal(state_parse(new_proxy(), "cutover-proxy-state 2\n", why, sizeof(why)), -1);
+	assert_int_equal(state_parse(new_proxy(), "cutover-proxy-state 3\n", why, sizeof(why)), -1);
 	assert_int_equal(state_parse(new_proxy(), "cutover-proxy-state 1\ntarget app current 127.0.0.1:1\n", why,
 				     sizeof(why)), -1);
 	assert_string_equal(why, "line 2: target of an unknown service");
