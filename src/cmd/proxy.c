@@ -5,7 +5,7 @@
  */
 #include "cmd/cmd.h"
 #include "proxy/proxy.h"
-#include "proxy/ops.h"
+#include "proxy/params.h"
 #include "proxy/handover.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -261,7 +261,7 @@ static int run_op(int argc, char **argv, int rollback)
 	struct op_opts o = { .interval = -1, .timeout = -1, .deadline = -1, .drain = -1, .drain_grace = -1,
 			     .sticky_idle = -1,
 			     .successes = -1 };
-	char **args;
+	char **args, why[300];
 	int nargs;
 	struct opt deploy_opts[] = {
 		OPT_STRING(0, "target", &o.target, "HOST:PORT", "the new version's address (required)"),
@@ -304,8 +304,8 @@ static int run_op(int argc, char **argv, int rollback)
 	}
 	const char *service = args[0];
 	free(args);
-	if (!service_name_ok(service)) {
-		error("invalid service name '%s' (letters, digits, '-', '_', '.')", service);
+	if (service_name_check(service, why, sizeof(why)) < 0) {
+		error("%s", why);
 		return CUT_USAGE;
 	}
 	if (!rollback && !o.target) {

@@ -151,7 +151,17 @@ int proxy_init(struct proxy *px);
 int proxy_run(struct proxy *px);
 void proxy_stop(struct proxy *px, const char *why);
 int proxy_listen_tcp(const char *addr, int *fd_out);
+/* HOST:PORT to an address, a name resolved now (blocking): 0, -1 for a
+ * malformed address, -2 when the name does not resolve; the reason in why. */
+int proxy_resolve_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len, char *why, size_t why_len);
+/* The same, the reason reported: 0 or -1. */
 int proxy_parse_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len);
+/* Whether a connection to `target` reaches a socket listening on `listen`:
+ * same port, and the same address, or a wildcard listener and a local
+ * target (target_local: the address is one of this host's). Pure. */
+int proxy_addr_reaches(const struct sockaddr *listen, const struct sockaddr *target, int target_local);
+/* Whether a target at sa would send requests back to this proxy's own listener. */
+int proxy_is_self(struct proxy *px, const struct sockaddr_storage *sa);
 
 /* limits.c: the descriptor budget */
 #define LIMITS_MAX_CLIENTS 20000
@@ -198,7 +208,15 @@ void route_cookie_name(char *buf, size_t len, const struct service *svc);
 struct service *service_find(struct service *list, const char *name);
 struct service *service_add(struct proxy *px, const char *name);
 struct target *service_target(struct service *svc, const char *addr); /* find or add; NULL: bad address (reported) */
-int service_name_ok(const char *name);
+struct target *target_find(struct service *svc, const char *addr);
+/* A new standby target of svc at an address already resolved. */
+struct target *target_add(struct service *svc, const char *addr, const struct sockaddr_storage *sa, socklen_t len);
+/* Forget a target (a failed deploy's) or a whole service (one a failed first
+ * deploy added): nothing may point at them any more (no request, pooled
+ * connection or health check). */
+void service_drop_target(struct service *svc, struct target *t);
+void service_drop(struct proxy *px, struct service *svc);
+int service_name_ok(const char *name); /* service_name_check (params.h) without the reason */
 
 /* metrics.c */
 void metrics_observe(struct target_metrics *m, int status, double ms);

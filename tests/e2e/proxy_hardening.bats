@@ -113,3 +113,132 @@ run_proxy_briefly() { # ADMIN_PATH
 	done
 	"$CUTOVER" proxy status --admin "$PX_DIR/stale.sock"
 }
+
+admin_post() { # PATH?QUERY: the admin API's answer body
+	curl -sS --unix-socket "$ADMIN" -X POST "http://x$1"
+}
+
+@test "hostile values from the command line and the admin API are refused; the state file stays readable across a restart" {
+	start_proxy
+	px_deploy app "$P1" --host app.example --default > /dev/null
+	run px deploy app --target "127.0.0.1:$P1" --host $'evil\r\nservice x'
+	echo "$output"
+	[ "$status" = 2 ]
+	[[ $output == *"error: invalid host name 'evil\\x0d\\x0aservice x'"* ]]
+	run px deploy app --target "127.0.0.1:$P1" --health-path $'/up\r\nX: y'
+	[ "$status" = 2 ]
+	[[ $output == *"invalid health path '/up\\x0d\\x0aX: y'"* ]]
+	run px deploy app --target "127.0.0.1:$P1" --health-successes 0
+	[ "$status" = 2 ]
+	[[ $output == *"'successes' must be a number from 1 to 1000, not '0'"* ]]
+	local q
+	for q in "service=app&target=127.0.0.1:$P1&hosts=a%0D%0Ab" "service=a%0Ab&target=127.0.0.1:$P1" \
+		"service=app&target=127.0.0.1%0A:$P1" "service=app&target=127.0.0.1:$P1&health_path=/a%20b" \
+		"service=app&target=127.0.0.1:$P1&sticky=yes" "service=app&target=127.0.0.1:$P1&default=true" \
+		"service=app&target=127.0.0.1:$P1&successes=0" "service=app&target=127.0.0.1:$P1&hosts=a%2" \
+		"service=app&target=127.0.0.1:$P1&interval=0" "service=app&target=127.0.0.1:$P1&drain=forever" \
+		"service=app&target=127.0.0.1:$P1&hosts=a,,b" "service=app&target=127.0.0.1:$P1&colour=blue" \
+		"service=x%0Aexit:%200&target=127.0.0.1:$P1"; do
+		run admin_post "/deploy?$q"
+		echo "$q: $output"
+		[ "${lines[0]:0:7}" = "error: " ]
+		[ "${lines[1]}" = "exit: 2" ]
+		[ "${#lines[@]}" = 2 ]
+	done
+	run admin_post "/pause?service=app&max=0"
+	[ "${lines[1]}" = "exit: 2" ]
+	run admin_post "/rollback?service=app&sticky=2"
+	[ "${lines[1]}" = "exit: 2" ]
+	cat "$STATE"
+	! grep -q evil "$STATE"
+	[ "$(wc -l < "$STATE")" = 3 ]
+	# a restarted proxy reads the file and routes as before
+	kill -TERM "$PROXY_PID"
+	local i
+	for i in $(seq 100); do
+		kill -0 "$PROXY_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	rm -f "$ADMIN"
+	start_proxy
+	[ "$(get / -H 'Host: app.example')" = v1 ]
+	[ "$(get /)" = v1 ]
+}
+
+@test "errors name the real cause: an unresolvable target, an unknown service on rollback, a long service name" {
+	start_proxy
+	run px deploy app --target nosuchhost.invalid:80
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ $output == *"error: cannot resolve 'nosuchhost.invalid' (target 'nosuchhost.invalid:80'): "* ]]
+	run px rollback nosuch
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ $output == *"error: no service 'nosuch'"* ]]
+	local long=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
+	run px deploy "$long" --target "127.0.0.1:$P1"
+	echo "$output"
+	[ "$status" = 2 ]
+	[[ $output == *"error: service name '$long' is too long (65 characters, at most 64)"* ]]
+	run admin_post "/deploy?service=$long&target=127.0.0.1:$P1"
+	[[ $output == *"error: service name '$long' is too long (65 characters, at most 64)"* ]]
+	run px status "$long"
+	[ "$status" = 2 ]
+	# none of that left a service behind
+	run px status
+	[[ $output == "no services yet"* ]]
+	px_deploy app "$P1" > /dev/null
+	run px rollback app
+	[ "$status" = 1 ]
+	[[ $output == *"error: service 'app' has no previous target to roll back to"* ]]
+}
+
+@test "a target at the proxy's own listening address is refused: it would loop" {
+	start_proxy
+	px_deploy app "$P1" > /dev/null
+	local t
+	for t in "127.0.0.1:$PROXY_PORT" "localhost:$PROXY_PORT" "0.0.0.0:$PROXY_PORT"; do
+		run px deploy app --target "$t" --health-interval 20ms --health-successes 1
+		echo "$output"
+		[ "$status" = 2 ]
+		[[ $output == *"error: target '$t' is this proxy's own listening address: requests would loop"* ]]
+	done
+	[ "$(get /)" = v1 ]
+	px status app | grep -q "127.0.0.1:$P1 *active"
+	! px status app | grep -q ":$PROXY_PORT"
+}
+
+@test "a failed deploy leaves nothing behind: no standby target, no new service, no new hosts or default" {
+	start_proxy
+	px_deploy app "$P1" > /dev/null
+	local dead
+	dead=$(free_port)
+	run px_deploy app "$dead" --health-deadline 300ms --host other.example
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ $output == *"did not become healthy"*"'127.0.0.1:$P1' still serves 'app'"* ]]
+	run px status app --json
+	echo "$output"
+	[[ $output != *"$dead"* ]]
+	[[ $output != *other.example* ]]
+	# a first deploy that fails: its --host and --default never take traffic, the service goes
+	run px_deploy shop "$dead" --health-deadline 300ms --host shop.example --default
+	echo "$output"
+	[ "$status" = 1 ]
+	[[ $output == *"'shop' is not served yet"* ]]
+	[ "$(get / -H 'Host: shop.example')" = v1 ]
+	[ "$(get / -H 'Host: anything.example')" = v1 ]
+	run px status
+	echo "$output"
+	[[ $output != *shop* ]]
+	[[ $output != *"$dead"* ]]
+	# a later switch writes the state file: still nothing of the failed deploys in it
+	px_deploy app "$P1" > /dev/null
+	cat "$STATE"
+	! grep -q "$dead" "$STATE"
+	! grep -q shop "$STATE"
+	! grep -q other.example "$STATE"
+	# the service is free for a deploy that works
+	px_deploy shop "$P1" --host shop.example > /dev/null
+	[ "$(get / -H 'Host: shop.example')" = v1 ]
+}
