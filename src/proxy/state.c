@@ -12,9 +12,9 @@
  * checking its target is not). No value can break a line: a byte that is
  * not printable ASCII, a space, '%' and ',' (between host names) are
  * written %XX. A file with such an escape says version 2 (a proxy from
- * before the escaping refuses it instead of misreading it); one without,
- * which is every file made through the admin API's checks, stays version
- * 1, and its values are read as they are.
+ * before the escaping refuses it instead of misreading it); one without
+ * (through the admin API's checks, all but those with a '%' in a health
+ * path) stays version 1, and its values are read as they are.
  */
 #include "proxy/proxy.h"
 #include "util/error.h"
