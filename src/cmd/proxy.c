@@ -5,7 +5,7 @@
  */
 #include "cmd/cmd.h"
 #include "proxy/proxy.h"
-#include "proxy/ops.h"
+#include "proxy/params.h"
 #include "proxy/handover.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -52,7 +52,7 @@ static int proxy_cmd_run(int argc, char **argv)
 {
 	const char *listen_addr = "0.0.0.0:80", *state_path = DEFAULT_STATE;
 	long header_to = -1, idle_to = -1, up_to = -1, conn_to = -1, stop_to = -1;
-	int max_idle = -1;
+	int max_idle = -1, max_conns = 0;
 	char **args;
 	int nargs;
 	struct opt opts[] = {
@@ -65,6 +65,7 @@ static int proxy_cmd_run(int argc, char **argv)
 		OPT_DURATION(0, "connect-timeout", &conn_to, "upstream connect time before 504 (default 5s)"),
 		OPT_DURATION(0, "shutdown-timeout", &stop_to, "time to finish connections when stopping (default 30s)"),
 		OPT_INT(0, "max-idle", &max_idle, "N", "pooled idle connections per target (default 256)"),
+		OPT_INT(0, "max-connections", &max_conns, "N", "client connections at a time (default: what the descriptor limit allows)"),
 		OPT_END(),
 	};
 	int rc = opts_parse(argc, argv, opts, "cutover proxy run [--listen HOST:PORT] [--admin PATH] [--state PATH]",
@@ -92,6 +93,7 @@ static int proxy_cmd_run(int argc, char **argv)
 		px.cfg.shutdown_timeout_ms = stop_to;
 	if (max_idle >= 0)
 		px.cfg.max_idle_per_target = max_idle;
+	limits_configure(&px, max_conns);
 	px.state_path = *state_path ? xstrdup(state_path) : NULL;
 
 	/* the command line again, for the re-exec of an upgrade */
@@ -113,8 +115,8 @@ static int proxy_cmd_run(int argc, char **argv)
 	px.listener.fd = http_fd;
 	if (admin_fd < 0 && parent_dir(admin_path) < 0)
 		return CUT_FAILED;
-	if (admin_listen(&px, admin_path, admin_fd) < 0)
-		return CUT_FAILED;
+	if ((rc = admin_listen(&px, admin_path, admin_fd)) < 0)
+		return exit_status(rc);
 	note("proxy serving on %s%s, admin socket '%s'", listen_addr, http_fd == 3 ? " (inherited socket)" : "",
 	     admin_path);
 	handover_ready();
@@ -259,7 +261,7 @@ static int run_op(int argc, char **argv, int rollback)
 	struct op_opts o = { .interval = -1, .timeout = -1, .deadline = -1, .drain = -1, .drain_grace = -1,
 			     .sticky_idle = -1,
 			     .successes = -1 };
-	char **args;
+	char **args, why[300];
 	int nargs;
 	struct opt deploy_opts[] = {
 		OPT_STRING(0, "target", &o.target, "HOST:PORT", "the new version's address (required)"),
@@ -302,8 +304,8 @@ static int run_op(int argc, char **argv, int rollback)
 	}
 	const char *service = args[0];
 	free(args);
-	if (!service_name_ok(service)) {
-		error("invalid service name '%s' (letters, digits, '-', '_', '.')", service);
+	if (service_name_check(service, why, sizeof(why)) < 0) {
+		error("%s", why);
 		return CUT_USAGE;
 	}
 	if (!rollback && !o.target) {

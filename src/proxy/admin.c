@@ -4,13 +4,14 @@
  * connection. Deploys and rollbacks stream one line per step and end
  * with "exit: N", the status the command line exits with.
  */
-#include "proxy/ops.h"
+#include "proxy/params.h"
 #include "proxy/http.h"
 #include "proxy/handover.h"
 #include "util/error.h"
 #include "util/opts.h"
 #include <errno.h>
 #include <stdarg.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -91,50 +92,6 @@ void admin_end(struct admin_conn *a, int exit_code)
 	ev_set(&a->px->loop, &a->h, EV_WRITE | EV_READ);
 }
 
-static int hexval(int c)
-{
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/*
- * The percent-decoded value of `key` in the url's query string into out.
- * Returns 1 when present, 0 when absent, -1 when malformed or too long.
- */
-int admin_query_get(const char *url, const char *key, char *out, size_t out_len)
-{
-	const char *q = strchr(url, '?');
-	size_t kl = strlen(key);
-	if (!q)
-		return 0;
-	for (const char *p = q + 1; *p;) {
-		const char *amp = strchr(p, '&');
-		const char *end = amp ? amp : p + strlen(p);
-		const char *eq = memchr(p, '=', (size_t)(end - p));
-		const char *kend = eq ? eq : end;
-		if ((size_t)(kend - p) == kl && !memcmp(p, key, kl)) {
-			size_t n = 0;
-			for (const char *v = eq ? eq + 1 : end; v < end; v++) {
-				int c = (unsigned char)*v;
-				if (c == '%') {
-					if (end - v < 3 || hexval(v[1]) < 0 || hexval(v[2]) < 0)
-						return -1;
-					c = hexval(v[1]) * 16 + hexval(v[2]);
-					v += 2;
-				} else if (c == '+') {
-					c = ' ';
-				}
-				if (c == 0 || n + 1 >= out_len)
-					return -1;
-				out[n++] = (char)c;
-			}
-			out[n] = 0;
-			return 1;
-		}
-		p = amp ? amp + 1 : end;
-	}
-	return 0;
-}
-
 static void reply(struct admin_conn *a, int status, const char *ctype, const char *body)
 {
 	http_write_simple(&a->out, status, 1, ctype, body);
@@ -149,69 +106,20 @@ static void reply_error(struct admin_conn *a, int status, const char *why)
 	buf_release(&b);
 }
 
-static long q_duration(const char *url, const char *key, long dflt, int *bad)
-{
-	char v[64];
-	int r = admin_query_get(url, key, v, sizeof(v));
-	if (r == 0)
-		return dflt;
-	long ms = r > 0 ? parse_duration_ms(v) : -1;
-	if (ms < 0)
-		*bad = 1;
-	return ms;
-}
-
 static void handle_op(struct admin_conn *a, const char *url, int rollback)
 {
-	struct op_params p = { 0 };
-	char service[80], target[300], health[1024], v[1024], why[300];
-	int bad = 0, status;
+	struct op_query q;
+	char why[400];
+	int status;
 
-	if (admin_query_get(url, "service", service, sizeof(service)) != 1)
-		return reply_error(a, 400, "missing service");
-	p.service = service;
-	p.rollback = rollback;
-	if (!rollback) {
-		if (admin_query_get(url, "target", target, sizeof(target)) != 1)
-			return reply_error(a, 400, "missing target");
-		p.target = target;
-	}
-	if (admin_query_get(url, "health_path", health, sizeof(health)) == 1) {
-		if (health[0] != '/')
-			return reply_error(a, 400, "the health path must start with '/'");
-		for (char *c = health; *c; c++)
-			if ((unsigned char)*c <= ' ')
-				return reply_error(a, 400, "the health path must not contain spaces");
-		p.health_path = health;
-	}
-	p.interval_ms = q_duration(url, "interval", 0, &bad);
-	p.timeout_ms = q_duration(url, "timeout", 0, &bad);
-	p.deadline_ms = q_duration(url, "deadline", 0, &bad);
-	p.drain_ms = q_duration(url, "drain", -1, &bad);
-	p.drain_grace_ms = q_duration(url, "drain_grace", -1, &bad);
-	p.sticky_idle_ms = q_duration(url, "sticky_idle", 0, &bad);
-	p.successes = 0;
-	if (admin_query_get(url, "successes", v, sizeof(v)) == 1 && parse_uint(v, &p.successes) < 0)
-		bad = 1;
-	p.sticky = -1;
-	if (admin_query_get(url, "sticky", v, sizeof(v)) == 1)
-		p.sticky = !strcmp(v, "1");
-	p.is_default = -1;
-	if (admin_query_get(url, "default", v, sizeof(v)) == 1)
-		p.is_default = !strcmp(v, "1");
-	if (admin_query_get(url, "hosts", v, sizeof(v)) == 1) {
-		char *save = NULL;
-		for (char *h = strtok_r(v, ",", &save); h; h = strtok_r(NULL, ",", &save))
-			strlist_push(&p.hosts, h);
-	}
-	if (bad) {
-		strlist_clear(&p.hosts);
-		return reply_error(a, 400, "invalid parameter");
+	if (op_query_parse(&q, url, rollback, why, sizeof(why)) < 0) {
+		op_query_release(&q);
+		return reply_error(a, 400, why);
 	}
 	buf_addstr(&a->out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
 	a->streaming = 1;
-	status = op_start(a->px, &p, a, why, sizeof(why));
-	strlist_clear(&p.hosts);
+	status = op_start(a->px, &q.p, a, why, sizeof(why));
+	op_query_release(&q);
 	if (status) {
 		buf_reset(&a->out);
 		a->streaming = 0;
@@ -219,9 +127,64 @@ static void handle_op(struct admin_conn *a, const char *url, int rollback)
 	}
 	/* unless it finished already (admin_end), the op reports to us until it ends */
 	if (!a->done) {
-		struct service *svc = service_find(a->px->services, service);
+		struct service *svc = service_find(a->px->services, q.service);
 		a->op = svc ? svc->op : NULL;
 	}
+}
+
+static void handle_status(struct admin_conn *a, const char *url)
+{
+	static const char *const keys[] = { "service", "format", NULL };
+	struct service *only = NULL;
+	char service[256], format[16], why[400];
+	struct buf b = BUF_INIT;
+	int r;
+
+	if (params_check_keys(url, keys, why, sizeof(why)) < 0)
+		return reply_error(a, 400, why);
+	if (admin_query_get(url, "service", service, sizeof(service))) {
+		if (params_service(url, service, sizeof(service), why, sizeof(why)) < 0)
+			return reply_error(a, 400, why);
+		if (!(only = service_find(a->px->services, service))) {
+			snprintf(why, sizeof(why), "no service '%s'", service);
+			return reply_error(a, 404, why);
+		}
+	}
+	r = admin_query_get(url, "format", format, sizeof(format));
+	if (r && (r < 0 || (strcmp(format, "json") && strcmp(format, "text"))))
+		return reply_error(a, 400, "'format' must be 'json' or 'text'");
+	if (r > 0 && !strcmp(format, "json"))
+		metrics_status_json(&b, a->px, only);
+	else
+		metrics_status_text(&b, a->px, only);
+	reply(a, 200, r > 0 && !strcmp(format, "json") ? "application/json" : "text/plain", b.buf);
+	buf_release(&b);
+}
+
+static void handle_pause(struct admin_conn *a, const char *url, int pause)
+{
+	static const char *const pause_keys[] = { "service", "max", NULL }, *const resume_keys[] = { "service", NULL };
+	char service[256], why[400];
+	struct buf b = BUF_INIT;
+	long max = 0;
+	int status;
+
+	if (params_check_keys(url, pause ? pause_keys : resume_keys, why, sizeof(why)) < 0 ||
+	    params_service(url, service, sizeof(service), why, sizeof(why)) < 0 ||
+	    (pause && params_duration(url, "max", 1, 3600000, 30000, &max, why, sizeof(why)) < 0))
+		return reply_error(a, 400, why);
+	if (pause) {
+		status = op_pause(a->px, service, max, why, sizeof(why));
+		buf_addf(&b, "paused '%s': new requests wait (at most %.1fs)\nexit: 0\n", service, (double)max / 1000);
+	} else {
+		status = op_resume(a->px, service, why, sizeof(why));
+		buf_addf(&b, "resumed '%s'\nexit: 0\n", service);
+	}
+	if (status)
+		reply_error(a, status, why);
+	else
+		reply(a, 200, "text/plain", b.buf);
+	buf_release(&b);
 }
 
 static void handle(struct admin_conn *a)
@@ -230,55 +193,24 @@ static void handle(struct admin_conn *a)
 	const char *url = http_msg_url(m);
 	int method = a->req.parser.method;
 	size_t plen = strcspn(url, "?");
-	char path[64], service[80], v[64], why[300];
-	struct buf b = BUF_INIT;
+	char path[64], why[300];
 
 	if (plen >= sizeof(path))
 		return reply_error(a, 404, "no such endpoint");
 	memcpy(path, url, plen);
 	path[plen] = 0;
-	int has_service = admin_query_get(url, "service", service, sizeof(service)) == 1;
 
 	if (!strcmp(path, "/metrics") && method == HTTP_GET) {
+		struct buf b = BUF_INIT;
 		metrics_prometheus(&b, a->px);
 		reply(a, 200, "text/plain; version=0.0.4", b.buf);
+		buf_release(&b);
 	} else if (!strcmp(path, "/status") && method == HTTP_GET) {
-		struct service *only = NULL;
-		if (has_service && !(only = service_find(a->px->services, service))) {
-			snprintf(why, sizeof(why), "no service '%s'", service);
-			buf_release(&b);
-			return reply_error(a, 404, why);
-		}
-		int json = admin_query_get(url, "format", v, sizeof(v)) == 1 && !strcmp(v, "json");
-		if (json)
-			metrics_status_json(&b, a->px, only);
-		else
-			metrics_status_text(&b, a->px, only);
-		reply(a, 200, json ? "application/json" : "text/plain", b.buf);
+		handle_status(a, url);
 	} else if ((!strcmp(path, "/deploy") || !strcmp(path, "/rollback")) && method == HTTP_POST) {
 		handle_op(a, url, !strcmp(path, "/rollback"));
 	} else if ((!strcmp(path, "/pause") || !strcmp(path, "/resume")) && method == HTTP_POST) {
-		int status, bad = 0;
-		if (!has_service) {
-			buf_release(&b);
-			return reply_error(a, 400, "missing service");
-		}
-		if (!strcmp(path, "/pause")) {
-			long max = q_duration(url, "max", 30000, &bad);
-			if (bad || max > 3600000) {
-				buf_release(&b);
-				return reply_error(a, 400, "invalid max (at most 1h)");
-			}
-			status = op_pause(a->px, service, max, why, sizeof(why));
-			buf_addf(&b, "paused '%s': new requests wait (at most %.1fs)\nexit: 0\n", service, (double)max / 1000);
-		} else {
-			status = op_resume(a->px, service, why, sizeof(why));
-			buf_addf(&b, "resumed '%s'\nexit: 0\n", service);
-		}
-		if (status)
-			reply_error(a, status, why);
-		else
-			reply(a, 200, "text/plain", b.buf);
+		handle_pause(a, url, !strcmp(path, "/pause"));
 	} else if (!strcmp(path, "/upgrade") && method == HTTP_POST) {
 		buf_addstr(&a->out, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n");
 		a->streaming = 1;
@@ -290,7 +222,6 @@ static void handle(struct admin_conn *a)
 	} else {
 		reply_error(a, 404, "no such endpoint");
 	}
-	buf_release(&b);
 }
 
 static int admin_on_done(struct http_side *s)
@@ -338,8 +269,17 @@ static void admin_accept(struct ev_handler *h, int events)
 	struct proxy *px = container_of(h, struct proxy, admin);
 	for (int i = 0; i < 16; i++) {
 		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (fd < 0) {
+			/* out of descriptors: the socket stays readable; pause instead of spinning */
+			if (errno != EAGAIN && errno != EWOULDBLOCK) {
+				proxy_fd_shortage(px, &px->admin_log, "cannot accept admin connections", errno, "trying again every 100ms");
+				px->admin_resume = px->loop.now + ACCEPT_BACKOFF_MS;
+				admin_accept_update(px);
+			}
 			return;
+		}
 		struct admin_conn *a = xcalloc(1, sizeof(*a));
 		a->px = px;
 		a->h.fn = admin_ev;
@@ -354,23 +294,55 @@ static void admin_accept(struct ev_handler *h, int events)
 	}
 }
 
+static const char *file_kind(mode_t mode)
+{
+	return S_ISREG(mode) ? "a regular file" : S_ISDIR(mode) ? "a directory" : S_ISLNK(mode) ? "a symbolic link"
+	     : S_ISFIFO(mode) ? "a FIFO" : "a device";
+}
+
+/*
+ * Make room for the admin socket at `path`: there is nothing there, or a
+ * socket that a proxy that died left behind (nothing accepts on it), which
+ * is removed. Anything else stays: -CUT_USAGE when it is not a socket at
+ * all (the option names the wrong path), -1 when a proxy answers on it or
+ * it cannot be told (reported).
+ */
+static int admin_take_path(const char *path, const struct sockaddr_un *sun)
+{
+	struct stat st;
+	int probe, rc, err;
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : error_errno("cannot check admin socket path '%s'", path);
+	if (!S_ISSOCK(st.st_mode)) {
+		error("admin socket path '%s' is %s, not a socket: refusing to replace it", path, file_kind(st.st_mode));
+		return -CUT_USAGE;
+	}
+	probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return error_errno("cannot check admin socket '%s'", path);
+	rc = connect(probe, (const struct sockaddr *)sun, sizeof(*sun));
+	err = errno;
+	close(probe);
+	if (rc == 0)
+		return error("another proxy answers on admin socket '%s': stop it or give another --admin path", path);
+	if (err != ECONNREFUSED)
+		return error("cannot tell whether a proxy uses admin socket '%s': %s", path, strerror(err));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return error_errno("cannot remove the stale admin socket '%s'", path);
+	return 0;
+}
+
 int admin_listen(struct proxy *px, const char *path, int inherited_fd)
 {
 	int fd = inherited_fd;
 	if (fd < 0) {
 		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int rc;
 		if (strlen(path) >= sizeof(sun.sun_path))
 			return error("admin socket path '%s' is too long", path);
 		memcpy(sun.sun_path, path, strlen(path) + 1);
-		/* a socket file left by a proxy that died is in the way; one that answers is not ours to take */
-		int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-			close(probe);
-			return error("another proxy answers on '%s'", path);
-		}
-		if (probe >= 0)
-			close(probe);
-		unlink(path);
+		if ((rc = admin_take_path(path, &sun)) < 0)
+			return rc;
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			return error_errno("cannot create admin socket");
@@ -392,6 +364,12 @@ int admin_listen(struct proxy *px, const char *path, int inherited_fd)
 	px->admin.mask = -1;
 	px->admin_path = xstrdup(path);
 	return ev_set(&px->loop, &px->admin, EV_READ);
+}
+
+void admin_accept_update(struct proxy *px)
+{
+	if (px->admin.fd >= 0 && px->admin.mask >= 0)
+		ev_set(&px->loop, &px->admin, px->loop.now >= px->admin_resume ? EV_READ : 0);
 }
 
 void admin_close_listener(struct proxy *px)

@@ -110,7 +110,8 @@ int resp_on_body(struct http_side *s, const char *at, size_t len);
 int resp_on_done(struct http_side *s);
 
 /* pool.c */
-/* A new connection to t (connect in progress or done), or NULL. */
+/* A new connection to t (connect in progress or done), or NULL with errno
+ * set (limits_fd_shortage(errno): the proxy is out of descriptors). */
 struct upconn *pool_connect(struct proxy *px, struct target *t);
 /* A pooled idle connection (newest first), else a new one. */
 struct upconn *pool_get(struct proxy *px, struct target *t);

@@ -129,6 +129,12 @@ void metrics_prometheus(struct buf *out, const struct proxy *px)
 	buf_addf(out, "# HELP cutover_accepted_total Client connections accepted.\n"
 		      "# TYPE cutover_accepted_total counter\ncutover_accepted_total %llu\n",
 		 (unsigned long long)px->accepted);
+	buf_addf(out, "# HELP cutover_max_connections Client connections accepted at a time (--max-connections).\n"
+		      "# TYPE cutover_max_connections gauge\ncutover_max_connections %d\n",
+		 px->cfg.max_clients);
+	buf_addf(out, "# HELP cutover_descriptor_shortages_total Accepts and upstream connects that failed for want of descriptors.\n"
+		      "# TYPE cutover_descriptor_shortages_total counter\ncutover_descriptor_shortages_total %llu\n",
+		 (unsigned long long)px->fd_shortages);
 	buf_addstr(out, "# HELP cutover_refused_total Requests answered by the proxy before routing, by class.\n"
 			"# TYPE cutover_refused_total counter\n");
 	for (int c = 4; c <= 5; c++)

@@ -1,5 +1,6 @@
 #include "proxy/ops.h"
 #include "proxy/health.h"
+#include "proxy/params.h"
 #include "util/error.h"
 #include <stdio.h>
 
@@ -26,6 +27,12 @@ struct op {
 	struct health_check *hc;
 	int64_t health_deadline, next_check, drain_deadline, grace_deadline, started;
 	int grace_inflight; /* in flight when the grace began */
+	/* the deploy's service settings: applied at the switch, so that a deploy
+	 * that fails changes nothing (-1, empty: keep) */
+	struct strlist hosts;
+	int is_default;
+	long sticky_idle_ms;
+	int new_service, new_target; /* added by this deploy: dropped when it fails */
 	char last_why[160];
 	uint64_t saved; /* state_save() of the switch; the op ends once it is on disk */
 };
@@ -52,8 +59,61 @@ static void op_end(struct op *op, int code)
 		admin_end(op->admin, code);
 	op->svc->op = NULL;
 	list_del(&op->link);
+	strlist_clear(&op->hosts);
 	free(op->health_path);
 	free(op);
+}
+
+/* The service takes the deploy's settings (the switch, or a deploy to the current target). */
+static void apply_settings(struct op *op)
+{
+	struct service *svc = op->svc;
+	int any = 0;
+	if (op->hosts.nr) {
+		strlist_clear(&svc->hosts);
+		for (size_t i = 0; i < op->hosts.nr; i++) {
+			char *h = xstrdup(op->hosts.items[i]);
+			for (char *c = h; *c; c++)
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+			strlist_push(&svc->hosts, h);
+			free(h);
+		}
+	}
+	for (struct service *s = op->px->services; s; s = s->next) {
+		if (op->is_default == 1)
+			s->is_default = 0;
+		any |= s->is_default;
+	}
+	/* the first service without hosts takes everything else */
+	if (op->is_default == 1 || (!any && !svc->hosts.nr))
+		svc->is_default = 1;
+	if (op->health_path) {
+		free(svc->health_path);
+		svc->health_path = xstrdup(op->health_path);
+	}
+	if (op->sticky_idle_ms >= 0)
+		svc->sticky_idle_ms = op->sticky_idle_ms;
+	svc->sticky = op->sticky;
+}
+
+/*
+ * The target never became healthy: end the op with status 1, and forget
+ * the target it added (never routed to: no request or pooled connection
+ * uses it) and the service too when this was its first deploy.
+ */
+static void op_fail(struct op *op)
+{
+	struct proxy *px = op->px;
+	struct service *svc = op->svc;
+	struct target *to = op->to;
+	int drop_target = op->new_target, drop_service = op->new_service;
+	if (to->state == T_STANDBY)
+		relay_close_idle(px, to);
+	op_end(op, 1);
+	if (drop_service)
+		service_drop(px, svc);
+	else if (drop_target && to != svc->cur && to != svc->prev)
+		service_drop_target(svc, to);
 }
 
 void op_detach(struct op *op)
@@ -86,7 +146,7 @@ static void do_switch(struct op *op)
 	op->to->state = T_ACTIVE;
 	op->to->gen = svc->next_gen++;
 	svc->cur = op->to;
-	svc->sticky = op->sticky;
+	apply_settings(op);
 	if (from && from != op->to) {
 		from->state = T_DRAINING;
 		svc->prev = from;
@@ -201,13 +261,15 @@ static void op_step(struct op *op)
 		if (op->successes >= op->need) {
 			do_switch(op);
 		} else if (now >= op->health_deadline) {
-			say(op, "error: '%s' did not become healthy within %lds (%d checks): %s; '%s' still serves '%s'",
-			    op->to->addr, (long)((now - op->started) / 1000), op->checks,
-			    op->last_why[0] ? op->last_why : "no passing check", op->svc->cur ? op->svc->cur->addr : "nothing",
-			    op->svc->name);
-			if (op->to->state == T_STANDBY)
-				relay_close_idle(px, op->to);
-			op_end(op, 1);
+			char still[200];
+			if (op->svc->cur)
+				snprintf(still, sizeof(still), "'%s' still serves '%s'", op->svc->cur->addr, op->svc->name);
+			else
+				snprintf(still, sizeof(still), "'%s' is not served yet", op->svc->name);
+			say(op, "error: '%s' did not become healthy within %.1fs (%d checks): %s; %s", op->to->addr,
+			    secs(now - op->started), op->checks,
+			    op->last_why[0] ? op->last_why : "no passing check", still);
+			op_fail(op);
 			return;
 		} else if (!op->hc && now >= op->next_check) {
 			op->hc = health_start(px, op->to, op->health_path, op->timeout_ms, health_done, op);
@@ -231,15 +293,41 @@ void ops_sweep(struct proxy *px)
 	}
 }
 
+/*
+ * The target a deploy goes to: one the service knows, or a new address,
+ * resolved now (*added set; the caller adds it). Returns 0 or an HTTP
+ * status with the reason: 400 malformed or the proxy's own address, 502
+ * the name does not resolve.
+ */
+static int deploy_target(struct proxy *px, struct service *svc, const char *addr, struct target **to,
+			 struct sockaddr_storage *sa, socklen_t *salen, int *added, char *why, size_t why_len)
+{
+	*to = svc ? target_find(svc, addr) : NULL;
+	*added = !*to;
+	if (*to) {
+		*sa = (*to)->sa;
+	} else {
+		int rc = proxy_resolve_addr(addr, sa, salen, why, why_len);
+		if (rc < 0)
+			return rc == -2 ? 502 : 400;
+	}
+	if (proxy_is_self(px, sa)) {
+		snprintf(why, why_len, "target '%s' is this proxy's own listening address: requests would loop", addr);
+		return 400;
+	}
+	return 0;
+}
+
 int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, char *why, size_t why_len)
 {
 	struct service *svc = service_find(px->services, p->service);
 	struct target *to;
+	struct sockaddr_storage sa;
+	socklen_t salen = 0;
+	int new_service = 0, new_target = 0, status;
 
-	if (!service_name_ok(p->service)) {
-		snprintf(why, why_len, "invalid service name '%s' (letters, digits, '-', '_', '.')", p->service);
+	if (service_name_check(p->service, why, why_len) < 0)
 		return 400;
-	}
 	if (px->stopping) {
 		snprintf(why, why_len, "the proxy is stopping or handing over");
 		return 409;
@@ -249,47 +337,25 @@ int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, 
 		return 409;
 	}
 	if (p->rollback) {
-		if (!svc || !svc->prev) {
+		if (!svc) {
+			snprintf(why, why_len, "no service '%s'", p->service);
+			return 404;
+		}
+		if (!svc->prev) {
 			snprintf(why, why_len, "service '%s' has no previous target to roll back to", p->service);
 			return 404;
 		}
 		to = svc->prev;
 	} else {
-		if (!svc)
+		if ((status = deploy_target(px, svc, p->target, &to, &sa, &salen, &new_target, why, why_len)))
+			return status;
+		if (!svc) {
 			svc = service_add(px, p->service);
-		to = service_target(svc, p->target);
-		if (!to) {
-			snprintf(why, why_len, "invalid target address '%s' (expected HOST:PORT)", p->target);
-			return 400;
+			new_service = 1;
 		}
+		if (new_target)
+			to = target_add(svc, p->target, &sa, salen);
 	}
-	if (p->hosts.nr) {
-		strlist_clear(&svc->hosts);
-		for (size_t i = 0; i < p->hosts.nr; i++) {
-			char *h = xstrdup(p->hosts.items[i]);
-			for (char *c = h; *c; c++)
-				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
-			strlist_push(&svc->hosts, h);
-			free(h);
-		}
-	}
-	if (p->is_default == 1) {
-		for (struct service *s = px->services; s; s = s->next)
-			s->is_default = 0;
-		svc->is_default = 1;
-	} else {
-		int any = 0;
-		for (struct service *s = px->services; s; s = s->next)
-			any |= s->is_default;
-		if (!any && !svc->hosts.nr)
-			svc->is_default = 1; /* the first service without hosts takes everything else */
-	}
-	if (p->health_path && p->health_path[0]) {
-		free(svc->health_path);
-		svc->health_path = xstrdup(p->health_path);
-	}
-	if (p->sticky_idle_ms > 0)
-		svc->sticky_idle_ms = p->sticky_idle_ms;
 
 	struct op *op = xcalloc(1, sizeof(*op));
 	op->px = px;
@@ -297,7 +363,14 @@ int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, 
 	op->admin = a;
 	op->rollback = p->rollback;
 	op->to = to;
-	op->health_path = svc->health_path ? xstrdup(svc->health_path) : NULL;
+	op->new_service = new_service;
+	op->new_target = new_target;
+	for (size_t i = 0; i < p->hosts.nr; i++)
+		strlist_push(&op->hosts, p->hosts.items[i]);
+	op->is_default = p->is_default;
+	op->sticky_idle_ms = p->sticky_idle_ms;
+	op->health_path = p->health_path && p->health_path[0] ? xstrdup(p->health_path)
+			  : svc->health_path ? xstrdup(svc->health_path) : NULL;
 	op->interval_ms = p->interval_ms > 0 ? p->interval_ms : 1000;
 	op->timeout_ms = p->timeout_ms > 0 ? p->timeout_ms : 2000;
 	op->drain_ms = p->drain_ms >= 0 ? p->drain_ms : 30000;
@@ -311,7 +384,7 @@ int op_start(struct proxy *px, const struct op_params *p, struct admin_conn *a, 
 	svc->op = op;
 	list_add(&px->ops, &op->link);
 	if (svc->cur == to && to->state == T_ACTIVE) {
-		svc->sticky = op->sticky;
+		apply_settings(op);
 		say(op, "'%s' already serves '%s'%s", to->addr, svc->name, svc->sticky ? " (sticky sessions on)" : "");
 		state_save_wait(px);
 		op_end(op, 0);

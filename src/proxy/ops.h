@@ -35,8 +35,12 @@ int op_resume(struct proxy *px, const char *service, char *why, size_t why_len);
 /* admin.c, for the ops' reports */
 void admin_say(struct admin_conn *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void admin_end(struct admin_conn *a, int exit_code);
-int admin_query_get(const char *url, const char *key, char *out, size_t out_len);
+/* Listen on the admin socket `path` (or use the inherited fd): 0, -1, or
+ * -CUT_USAGE when path is something other than a socket (reported). A stale
+ * socket is replaced; one a live proxy answers on, or any other file, is not. */
 int admin_listen(struct proxy *px, const char *path, int inherited_fd);
 void admin_close_listener(struct proxy *px);
+/* Watch the admin socket again once a pause after a descriptor shortage is over. */
+void admin_accept_update(struct proxy *px);
 
 #endif

@@ -6,6 +6,8 @@
 #include "proxy/conn.h"
 #include "util/error.h"
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -42,13 +44,50 @@ void upconn_close(struct upconn *u)
 	list_add(&px->up_graveyard, &u->link);
 }
 
-struct upconn *pool_connect(struct proxy *px, struct target *t)
+/*
+ * Out of descriptors: close up to `n` idle pooled connections, the oldest
+ * of targets no longer routed to first. Returns how many were closed.
+ */
+static int pool_reclaim(struct proxy *px, int n)
+{
+	int closed = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (struct service *s = px->services; s; s = s->next)
+			for (struct target *t = s->targets; t; t = t->next) {
+				if ((t->state == T_ACTIVE) != pass)
+					continue;
+				while (closed < n && !list_empty(&t->idle)) {
+					upconn_close(container_of(t->idle.prev, struct upconn, link));
+					closed++;
+				}
+			}
+	return closed;
+}
+
+/* A socket for t; at the descriptor limit, idle pooled connections make room. */
+static int pool_socket(struct proxy *px, struct target *t)
 {
 	int fd = socket(t->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0 && limits_fd_shortage(errno) && pool_reclaim(px, 4))
+		fd = socket(t->sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		warning_errno("cannot create a socket for '%s'", t->addr);
-		return NULL;
+		int err = errno;
+		char what[300];
+		snprintf(what, sizeof(what), "cannot connect to upstream '%s'", t->addr);
+		if (limits_fd_shortage(err))
+			proxy_fd_shortage(px, &px->upstream_log, what, err, "requests that need a new connection get 503");
+		else
+			warning("%s: %s", what, strerror(err));
+		errno = err;
 	}
+	return fd;
+}
+
+struct upconn *pool_connect(struct proxy *px, struct target *t)
+{
+	int fd = pool_socket(px, t);
+	if (fd < 0)
+		return NULL;
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct upconn *u = xcalloc(1, sizeof(*u));
@@ -67,9 +106,11 @@ struct upconn *pool_connect(struct proxy *px, struct target *t)
 	if (connect(fd, (struct sockaddr *)&t->sa, t->salen) == 0) {
 		u->connected = 1;
 	} else if (errno != EINPROGRESS) {
-		/* reported by the caller as a 502 */
+		/* reported by the caller as a 502 (503 for a shortage: errno is kept) */
+		int err = errno;
 		close(fd);
 		upconn_free(u);
+		errno = err;
 		return NULL;
 	}
 	u->deadline = px->loop.now + px->cfg.connect_timeout_ms;

@@ -108,6 +108,13 @@ struct proxy_config {
 	int max_clients;
 };
 
+/* A report that is made at most once in a while, counting what it skipped. */
+struct ratelimit {
+	int64_t last_ms;
+	unsigned long suppressed;
+	int reported;
+};
+
 struct proxy {
 	struct ev_loop loop;
 	struct proxy_config cfg;
@@ -131,6 +138,12 @@ struct proxy {
 	struct admin_conn *handover_admin;
 	/* counters not tied to a service */
 	uint64_t accepted, refused[6];
+	/* the descriptor budget (limits.c) and accepting (server.c) */
+	long nofile;            /* soft RLIMIT_NOFILE */
+	int64_t accept_resume;  /* after a descriptor shortage, accept again from then */
+	int64_t admin_resume;
+	uint64_t fd_shortages;  /* EMFILE and the like, on accept or an upstream socket */
+	struct ratelimit accept_log, admin_log, upstream_log, full_log;
 };
 
 /* server.c: the loop, listener, timers, shutdown */
@@ -138,7 +151,40 @@ int proxy_init(struct proxy *px);
 int proxy_run(struct proxy *px);
 void proxy_stop(struct proxy *px, const char *why);
 int proxy_listen_tcp(const char *addr, int *fd_out);
+/* HOST:PORT to an address, a name resolved now (blocking): 0, -1 for a
+ * malformed address, -2 when the name does not resolve; the reason in why. */
+int proxy_resolve_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len, char *why, size_t why_len);
+/* The same, the reason reported: 0 or -1. */
 int proxy_parse_addr(const char *addr, struct sockaddr_storage *sa, socklen_t *len);
+/* Whether a connection to `target` reaches a socket listening on `listen`:
+ * same port, and the same address, or a wildcard listener and a local
+ * target (target_local: the address is one of this host's). Pure. */
+int proxy_addr_reaches(const struct sockaddr *listen, const struct sockaddr *target, int target_local);
+/* Whether a target at sa would send requests back to this proxy's own listener. */
+int proxy_is_self(struct proxy *px, const struct sockaddr_storage *sa);
+
+/* limits.c: the descriptor budget */
+#define LIMITS_MAX_CLIENTS 20000
+/* descriptors kept for the rest: stdio, epoll, signals, listeners, admin
+ * connections, health checks, state file writes, a handover */
+#define LIMITS_FD_RESERVE 32
+#define LIMITS_LOG_EVERY_MS 10000
+#define ACCEPT_BACKOFF_MS 100
+/* Client connections that `nofile` descriptors allow: two each (the client
+ * and its upstream) after the reserve; at least 1, at most LIMITS_MAX_CLIENTS. */
+int limits_max_clients(long nofile);
+/* Raise the soft descriptor limit toward what max_clients needs (0: the
+ * default, derived from the limit) and set px->nofile, px->cfg.max_clients;
+ * warns when an explicit max_clients does not fit. */
+void limits_configure(struct proxy *px, int max_clients);
+/* Whether err means "out of descriptors or buffers" (EMFILE, ENFILE, ...). */
+int limits_fd_shortage(int err);
+/* 1 when a report may be made now (*suppressed: how many were skipped
+ * since the last one), 0 when it is skipped and counted. */
+int ratelimit_pass(struct ratelimit *r, int64_t now, int64_t every_ms, unsigned long *suppressed);
+/* Count a descriptor shortage and warn about it ("what: reason (...); then"),
+ * at most every LIMITS_LOG_EVERY_MS for each `rl`. */
+void proxy_fd_shortage(struct proxy *px, struct ratelimit *rl, const char *what, int err, const char *then);
 
 /* relay.c: client and upstream connections */
 void relay_accept(struct proxy *px, int fd, const struct sockaddr *sa);
@@ -162,7 +208,15 @@ void route_cookie_name(char *buf, size_t len, const struct service *svc);
 struct service *service_find(struct service *list, const char *name);
 struct service *service_add(struct proxy *px, const char *name);
 struct target *service_target(struct service *svc, const char *addr); /* find or add; NULL: bad address (reported) */
-int service_name_ok(const char *name);
+struct target *target_find(struct service *svc, const char *addr);
+/* A new standby target of svc at an address already resolved. */
+struct target *target_add(struct service *svc, const char *addr, const struct sockaddr_storage *sa, socklen_t len);
+/* Forget a target (a failed deploy's) or a whole service (one a failed first
+ * deploy added): nothing may point at them any more (no request, pooled
+ * connection or health check). */
+void service_drop_target(struct service *svc, struct target *t);
+void service_drop(struct proxy *px, struct service *svc);
+int service_name_ok(const char *name); /* service_name_check (params.h) without the reason */
 
 /* metrics.c */
 void metrics_observe(struct target_metrics *m, int status, double ms);

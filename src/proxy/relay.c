@@ -341,8 +341,9 @@ static int dispatch(struct client *c)
 	}
 	struct upconn *u = pool_get(px, t);
 	if (!u) {
-		m->status = 502;
-		m->why = "cannot connect to upstream";
+		int shortage = limits_fd_shortage(errno);
+		m->status = shortage ? 503 : 502;
+		m->why = shortage ? "the proxy is out of descriptors" : "cannot connect to upstream";
 		return -1;
 	}
 	c->t = t;

@@ -4,6 +4,7 @@
  */
 #include "proxy/proxy.h"
 #include "proxy/http.h"
+#include "proxy/params.h"
 #include "util/error.h"
 #include <ctype.h>
 #include <stdlib.h>
@@ -12,13 +13,7 @@
 
 int service_name_ok(const char *name)
 {
-	/* the name becomes part of a cookie name and of Prometheus labels */
-	if (!*name || strlen(name) > 64)
-		return 0;
-	for (const char *p = name; *p; p++)
-		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' && *p != '.')
-			return 0;
-	return 1;
+	return service_name_check(name, NULL, 0) == 0;
 }
 
 struct service *service_find(struct service *list, const char *name)
@@ -42,17 +37,50 @@ struct service *service_add(struct proxy *px, const char *name)
 	return s;
 }
 
-struct target *service_target(struct service *svc, const char *addr)
+/* Unlink a service from px->services and free it with its targets; nothing may point at it. */
+void service_drop(struct proxy *px, struct service *svc)
 {
-	struct target *t;
-	for (t = svc->targets; t; t = t->next)
+	struct service **pp = &px->services;
+	while (*pp && *pp != svc)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = svc->next;
+	while (svc->targets)
+		service_drop_target(svc, svc->targets);
+	strlist_clear(&svc->hosts);
+	free(svc->health_path);
+	free(svc->name);
+	free(svc);
+}
+
+void service_drop_target(struct service *svc, struct target *t)
+{
+	struct target **pp = &svc->targets;
+	while (*pp && *pp != t)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = t->next;
+	if (svc->cur == t)
+		svc->cur = NULL;
+	if (svc->prev == t)
+		svc->prev = NULL;
+	free(t->addr);
+	free(t);
+}
+
+struct target *target_find(struct service *svc, const char *addr)
+{
+	for (struct target *t = svc->targets; t; t = t->next)
 		if (!strcmp(t->addr, addr))
 			return t;
-	t = xcalloc(1, sizeof(*t));
-	if (proxy_parse_addr(addr, &t->sa, &t->salen) < 0) {
-		free(t);
-		return NULL;
-	}
+	return NULL;
+}
+
+struct target *target_add(struct service *svc, const char *addr, const struct sockaddr_storage *sa, socklen_t len)
+{
+	struct target *t = xcalloc(1, sizeof(*t));
+	t->sa = *sa;
+	t->salen = len;
 	t->addr = xstrdup(addr);
 	t->svc = svc;
 	t->health = -1;
@@ -62,6 +90,18 @@ struct target *service_target(struct service *svc, const char *addr)
 	t->next = svc->targets;
 	svc->targets = t;
 	return t;
+}
+
+struct target *service_target(struct service *svc, const char *addr)
+{
+	struct sockaddr_storage sa;
+	socklen_t len;
+	struct target *t = target_find(svc, addr);
+	if (t)
+		return t;
+	if (proxy_parse_addr(addr, &sa, &len) < 0)
+		return NULL;
+	return target_add(svc, addr, &sa, len);
 }
 
 /*

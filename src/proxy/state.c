@@ -7,6 +7,14 @@
  *   service app default=1 sticky=0 sticky-idle=5000 health=/up hosts=a.example,b.example gen=7
  *   target app current 127.0.0.1:9002 gen=6
  *   target app previous 127.0.0.1:9001 gen=5
+ *
+ * A service is written once it has a current target (a first deploy still
+ * checking its target is not). No value can break a line: a byte that is
+ * not printable ASCII, a space, '%' and ',' (between host names) are
+ * written %XX. A file with such an escape says version 2 (a proxy from
+ * before the escaping refuses it instead of misreading it); one without
+ * (through the admin API's checks, all but those with a '%' in a health
+ * path) stays version 1, and its values are read as they are.
  */
 #include "proxy/proxy.h"
 #include "util/error.h"
@@ -16,23 +24,99 @@
 #include <signal.h>
 #include <stdio.h>
 
+static int plain_byte(unsigned char c, int in_list)
+{
+	return c > ' ' && c < 0x7f && c != '%' && !(in_list && c == ',');
+}
+
+/* v, escaped as above; *escaped raised when a byte was. */
+static void add_value(struct buf *out, const char *v, int in_list, int *escaped)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	if (!*v) {
+		buf_addstr(out, "%00"); /* never written by the admin API; read back as a refusal, not a shift */
+		*escaped = 1;
+		return;
+	}
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (plain_byte(*p, in_list)) {
+			buf_addch(out, (char)*p);
+			continue;
+		}
+		buf_addch(out, '%');
+		buf_addch(out, hex[*p >> 4]);
+		buf_addch(out, hex[*p & 15]);
+		*escaped = 1;
+	}
+}
+
+static void add_target(struct buf *out, const struct service *s, const char *role, const struct target *t,
+		       int *escaped)
+{
+	buf_addstr(out, "target ");
+	add_value(out, s->name, 0, escaped);
+	buf_addf(out, " %s ", role);
+	add_value(out, t->addr, 0, escaped);
+	buf_addf(out, " gen=%u\n", t->gen);
+}
+
 int state_format(struct buf *out, const struct service *list)
 {
-	buf_addstr(out, "cutover-proxy-state 1\n");
+	struct buf body = BUF_INIT;
+	int escaped = 0;
 	for (const struct service *s = list; s; s = s->next) {
-		buf_addf(out, "service %s default=%d sticky=%d sticky-idle=%ld health=%s hosts=", s->name,
-			 s->is_default, s->sticky, s->sticky_idle_ms, s->health_path ? s->health_path : "-");
+		if (!s->cur)
+			continue;
+		buf_addstr(&body, "service ");
+		add_value(&body, s->name, 0, &escaped);
+		buf_addf(&body, " default=%d sticky=%d sticky-idle=%ld health=", s->is_default, s->sticky,
+			 s->sticky_idle_ms);
+		if (s->health_path)
+			add_value(&body, s->health_path, 0, &escaped);
+		else
+			buf_addch(&body, '-');
+		buf_addstr(&body, " hosts=");
 		if (!s->hosts.nr)
-			buf_addch(out, '-');
-		for (size_t i = 0; i < s->hosts.nr; i++)
-			buf_addf(out, "%s%s", i ? "," : "", s->hosts.items[i]);
-		buf_addf(out, " gen=%u\n", s->next_gen);
-		if (s->cur)
-			buf_addf(out, "target %s current %s gen=%u\n", s->name, s->cur->addr, s->cur->gen);
+			buf_addch(&body, '-');
+		for (size_t i = 0; i < s->hosts.nr; i++) {
+			if (i)
+				buf_addch(&body, ',');
+			add_value(&body, s->hosts.items[i], 1, &escaped);
+		}
+		buf_addf(&body, " gen=%u\n", s->next_gen);
+		add_target(&body, s, "current", s->cur, &escaped);
 		if (s->prev)
-			buf_addf(out, "target %s previous %s gen=%u\n", s->name, s->prev->addr, s->prev->gen);
+			add_target(&body, s, "previous", s->prev, &escaped);
 	}
+	buf_addf(out, "cutover-proxy-state %d\n", escaped ? 2 : 1);
+	buf_add(out, body.buf, body.len);
+	buf_release(&body);
 	return 0;
+}
+
+static int hexval(int c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* Undo add_value's escapes in place (version 2): 0, or -1 when malformed or empty. */
+static int unescape(char *s)
+{
+	char *w = s;
+	for (const char *r = s; *r; r++) {
+		if (*r != '%') {
+			*w++ = *r;
+			continue;
+		}
+		if (hexval(r[1]) < 0 || hexval(r[2]) < 0)
+			return -1;
+		*w = (char)(hexval(r[1]) * 16 + hexval(r[2]));
+		if (!*w++)
+			return -1;
+		r += 2;
+	}
+	*w = 0;
+	return w == s ? -1 : 0;
 }
 
 static int bad(char *why, size_t len, int line, const char *what)
@@ -53,7 +137,7 @@ static int valid_value(const char *v)
 int state_parse(struct proxy *px, const char *text, char *why, size_t why_len)
 {
 	struct strlist lines = STRLIST_INIT;
-	int rc = 0, lineno = 0, seen_magic = 0;
+	int rc = 0, lineno = 0, seen_magic = 0, version = 1;
 	const char *p = text;
 
 	while (*p) {
@@ -75,10 +159,21 @@ int state_parse(struct proxy *px, const char *text, char *why, size_t why_len)
 		if (!seen_magic) {
 			if (nt != 2 || strcmp(tok[0], "cutover-proxy-state"))
 				rc = bad(why, why_len, lineno, "not a cutover proxy state file");
-			else if (strcmp(tok[1], "1"))
+			else if (strcmp(tok[1], "1") && strcmp(tok[1], "2"))
 				rc = bad(why, why_len, lineno, "unsupported state file version");
+			else
+				version = tok[1][0] - '0';
 			seen_magic = 1;
 			continue;
+		}
+		/* names and addresses (values are undone one by one, hosts after the split) */
+		if (version == 2 && nt > 1 && unescape(tok[1]) < 0) {
+			rc = bad(why, why_len, lineno, "malformed %-escape");
+			break;
+		}
+		if (version == 2 && nt > 3 && !strcmp(tok[0], "target") && unescape(tok[3]) < 0) {
+			rc = bad(why, why_len, lineno, "malformed %-escape");
+			break;
 		}
 		if (!strcmp(tok[0], "service")) {
 			if (nt < 2 || !service_name_ok(tok[1])) {
@@ -105,14 +200,22 @@ int state_parse(struct proxy *px, const char *text, char *why, size_t why_len)
 				else if (!strcmp(tok[k], "gen"))
 					s->next_gen = (unsigned)strtoul(v, NULL, 10);
 				else if (!strcmp(tok[k], "health")) {
+					if (version == 2 && strcmp(eq + 1, "-") && unescape(eq + 1) < 0) {
+						rc = bad(why, why_len, lineno, "malformed %-escape");
+						break;
+					}
 					free(s->health_path);
 					s->health_path = strcmp(v, "-") && v[0] == '/' ? xstrdup(v) : NULL;
 				} else if (!strcmp(tok[k], "hosts")) {
 					strlist_clear(&s->hosts);
 					if (strcmp(v, "-")) {
 						char *copy = xstrdup(v), *sv = NULL;
-						for (char *h = strtok_r(copy, ",", &sv); h; h = strtok_r(NULL, ",", &sv))
-							strlist_push(&s->hosts, h);
+						for (char *h = strtok_r(copy, ",", &sv); h && !rc; h = strtok_r(NULL, ",", &sv)) {
+							if (version == 2 && unescape(h) < 0)
+								rc = bad(why, why_len, lineno, "malformed %-escape");
+							else
+								strlist_push(&s->hosts, h);
+						}
 						free(copy);
 					}
 				}

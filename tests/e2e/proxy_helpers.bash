@@ -97,9 +97,10 @@ start_nginx_backends() { # PORT1 PORT2
 }
 
 # The proxy on PROXY_PORT with its admin socket and state file in PX_DIR.
+# PROXY_WRAP, when set, is a command that runs it (prlimit --nofile=64:64).
 start_proxy() { # [EXTRA RUN OPTIONS]
 	PROXY_PORT=${PROXY_PORT:-$(free_port)}
-	PROXY_PID=$(px_spawn "$PX_DIR/proxy.log" "$CUTOVER" proxy run --listen "127.0.0.1:$PROXY_PORT" \
+	PROXY_PID=$(px_spawn "$PX_DIR/proxy.log" ${PROXY_WRAP:-} "$CUTOVER" proxy run --listen "127.0.0.1:$PROXY_PORT" \
 		--admin "$ADMIN" --state "$STATE" "$@")
 	local i
 	for i in $(seq 100); do
