@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "util/version.h"
+#include "cmd/remote.h"
 
 struct command {
 	const char *name;
@@ -80,7 +81,9 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < ARRAY_SIZE(commands); c++)
 		if (!strcmp(commands[c].name, argv[i])) {
 			root_set_command(argc - i, argv + i);
-			int rc = commands[c].fn(argc - i, argv + i);
+			int rc;
+			if (!remote_forward(argc - i, argv + i, &rc))
+				rc = commands[c].fn(argc - i, argv + i);
 			if (fflush(stdout) != 0 && rc == 0) {
 				error_errno("cannot write to standard output");
 				return CUT_FAILED;

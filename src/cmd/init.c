@@ -1,4 +1,6 @@
 #include "cmd/cmd.h"
+#include "cmd/remote.h"
+#include "target/url.h"
 #include "cmd/common.h"
 #include "release/root.h"
 #include "util/error.h"
@@ -94,6 +96,11 @@ int cmd_init(int argc, char **argv)
 		opts_usage(opts, usage);
 		free(args);
 		return CUT_USAGE;
+	}
+	if (target_url_is_remote(args[0])) {
+		rc = remote_init(args[0], adopt, write_config);
+		free(args);
+		return exit_status(rc);
 	}
 	struct root r = ROOT_INIT;
 	struct stat st;

@@ -1,0 +1,113 @@
+/*
+ * Commands that read or tend a root (releases, status, log, verify, diff,
+ * prune, pin, unpin) on a remote root: the same command runs on the host
+ * through its agent, with the same output and exit status as there. And
+ * `init` of a remote root.
+ */
+#include "cmd/remote.h"
+#include "target/ssh.h"
+#include "target/url.h"
+#include "util/config.h"
+#include "util/error.h"
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char *const forwarded[] = { "releases", "status", "log", "verify", "diff", "prune", "pin", "unpin", NULL };
+
+/* The value of --NAME in argv (either form), or NULL. */
+static const char *flag_value(int argc, char **argv, const char *name)
+{
+	size_t n = strlen(name);
+	for (int i = 1; i < argc; i++) {
+		if (!strncmp(argv[i], "--", 2) && !strncmp(argv[i] + 2, name, n)) {
+			if (argv[i][2 + n] == '=')
+				return argv[i] + 3 + n;
+			if (!argv[i][2 + n] && i + 1 < argc)
+				return argv[i + 1];
+		}
+	}
+	return NULL;
+}
+
+/* Where the command works: --to, else `to:` of cutover.yml (--config or ./cutover.yml). */
+static char *root_spec(int argc, char **argv, struct config *cfg)
+{
+	const char *to = flag_value(argc, argv, "to");
+	if (to)
+		return xstrdup(to);
+	const char *path = flag_value(argc, argv, "config");
+	if (!path && !access("cutover.yml", F_OK))
+		path = "cutover.yml";
+	if (!path || config_load(cfg, path) < 0)
+		return NULL; /* the command itself reports a bad config */
+	if (config_get_str(cfg, "to", &to) == 1)
+		return xstrdup(to);
+	return NULL;
+}
+
+/* argv without --to and --config (the host has its own root and no cutover.yml). */
+static void forward_args(struct strlist *out, int argc, char **argv, const struct config *cfg)
+{
+	int keep_given = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--to") || !strcmp(a, "--config")) {
+			i++;
+			continue;
+		}
+		if (!strncmp(a, "--to=", 5) || !strncmp(a, "--config=", 9))
+			continue;
+		if (!strcmp(a, "--keep") || !strncmp(a, "--keep=", 7))
+			keep_given = 1;
+		strlist_push(out, a);
+	}
+	const char *keep;
+	if (!strcmp(argv[0], "prune") && !keep_given && config_get_str(cfg, "keep", &keep) == 1) {
+		strlist_push(out, "--keep");
+		strlist_push(out, keep);
+	}
+	if (log_quiet)
+		strlist_push(out, "-q");
+}
+
+int remote_forward(int argc, char **argv, int *status)
+{
+	int known = 0;
+	for (size_t i = 0; forwarded[i]; i++)
+		known |= !strcmp(argv[0], forwarded[i]);
+	if (!known)
+		return 0;
+	struct config cfg = CONFIG_INIT;
+	char *spec = root_spec(argc, argv, &cfg);
+	int rc = 0;
+	if (spec && target_url_is_remote(spec)) {
+		struct strlist args = STRLIST_INIT;
+		forward_args(&args, argc, argv, &cfg);
+		int st = target_run_remote(spec, &args);
+		*status = st < 0 ? CUT_FAILED : st;
+		strlist_clear(&args);
+		rc = 1;
+	}
+	free(spec);
+	config_release(&cfg);
+	return rc;
+}
+
+int remote_init(const char *spec, int adopt, int write_config)
+{
+	if (adopt || write_config) {
+		error("'init %s' on a remote root takes no --adopt or --write-config: run 'cutover init --adopt "
+		      "PATH' on the host itself, and keep cutover.yml beside your source",
+		      adopt ? "--adopt" : "--write-config");
+		return -CUT_USAGE;
+	}
+	struct target *t = target_open_ssh(spec, LINK_HARDLINK, 1);
+	if (!t)
+		return -1;
+	t->ops->close(t);
+	if (!log_quiet) {
+		printf("initialised %s\n", spec);
+		printf("point the web server's document root at %s/current on the host\n", spec);
+	}
+	return 0;
+}
