@@ -8,8 +8,11 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -Wformat=2 -Werror=implicit-function-declaration -Isrc \
            -include src/util/banned.h $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# Everything but glibc is linked statically: the same binary runs as the
+# agent on a bare host that has none of these libraries (docs/remote.md).
 # http-parser ships no pkg-config file in Debian; link it by name.
-LDLIBS  += $(shell pkg-config --libs $(LINKED) 2>/dev/null) -lhttp_parser -lpthread -ldl
+STATIC  := $(shell pkg-config --libs --static $(LINKED) 2>/dev/null) -lhttp_parser
+LDLIBS  += -Wl,-Bstatic $(filter-out -lpthread -ldl -lc -lm,$(STATIC)) -Wl,-Bdynamic -lpthread -ldl -lm
 
 SRC     := $(sort $(wildcard src/*.c src/*/*.c))
 OBJ     := $(SRC:%.c=build/%.o)
