@@ -7,7 +7,9 @@ build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-d
 # test: debootstrap (with the archive keyring and gpgv it checks the Release
 # file with) builds the bare test host (scripts/bare-host.sh); libc6-dev for
 # gcc -static; kmod so the kernel can load the overlay module it mounts.
-test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod"
+# chromium, nodejs and npm: the real-browser test (tests/e2e/proxy_browser.bats,
+# whose setup installs its npm packages).
+test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod chromium nodejs"
 bench="$test rsync hyperfine time"
 case $profile in
 build) want=$build ;;
@@ -20,6 +22,11 @@ missing=
 for p in $want; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"
 done
+# npm: Debian's package when there is no npm command (a nodejs package built
+# elsewhere may bring its own npm and conflict with Debian's)
+case " $want " in
+*" nodejs "*) command -v npm > /dev/null || missing="$missing npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "deps: missing packages:$missing; run as root or install them with apt-get" >&2

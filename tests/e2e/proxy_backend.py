@@ -22,6 +22,8 @@ usage: proxy_backend.py PORT VERSION [--unhealthy] [--idle-close S] [--drop-reus
   GET /page        an HTML page "version=VERSION" that loads 12 assets
                    (/asset/N.js|css|png?ms=M, 20-50 ms each)
   GET /asset/...   waits ?ms=M, then "VERSION"
+                   (/page and /asset/ also say "X-Version: VERSION": a real
+                   browser keeps no body of an image it cannot decode)
   GET /stream?ms=N "VERSION\n" with Content-Length: its head and first byte at
                    once, the rest N ms later
 """
@@ -63,9 +65,11 @@ class H(BaseHTTPRequestHandler):
             return False
         return True
 
-    def send(self, code, body, ctype="text/plain"):
+    def send(self, code, body, ctype="text/plain", headers=()):
         b = body.encode() if isinstance(body, str) else body
         self.send_response(code)
+        for kv in headers:
+            self.send_header(*kv)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(b)))
         self.end_headers()
@@ -126,11 +130,12 @@ class H(BaseHTTPRequestHandler):
             links = "".join(tags[i % 3] % ("/asset/%d.%s?ms=%d" % (i, exts[i % 3], 20 + (i * 7) % 31)) + "\n"
                             for i in range(12))
             return self.send(200, "<!doctype html><html><head><title>%s</title></head><body><p>version=%s</p>\n%s"
-                             "</body></html>\n" % (VERSION, VERSION, links), "text/html")
+                             "</body></html>\n" % (VERSION, VERSION, links), "text/html",
+                             [("X-Version", VERSION)])
         if path.startswith("/asset/"):
             ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 20
             time.sleep(ms / 1000)
-            return self.send(200, VERSION)
+            return self.send(200, VERSION, headers=[("X-Version", VERSION)])
         if path == "/stream":
             ms = int(self.path.split("ms=")[1]) if "ms=" in self.path else 1000
             body = (VERSION + "\n").encode()
