@@ -52,6 +52,10 @@ static void send_log(struct serve *s, enum report_kind kind, const char *line)
 static void sink(enum report_kind kind, const char *line, void *ctx)
 {
 	struct serve *s = ctx;
+	if (s->w.broken) {
+		fprintf(stderr, "cutover agent: %s\n", line);
+		return;
+	}
 	if (s->defer) {
 		if (s->deferred_lines.nr < MAX_DEFERRED) {
 			strlist_push(&s->deferred_lines, line);
@@ -621,7 +625,7 @@ int serve_agent(int in, int out)
 	for (;;) {
 		int type = wire_recv(&s.w, &frame);
 		if (type < 0) {
-			rc = s.w.bytes_in && !s.w.broken ? -1 : 0;
+			rc = s.w.eof ? 0 : -1; /* the client went away between two requests: not an error */
 			break;
 		}
 		if (type == WF_ABORT)

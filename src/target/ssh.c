@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -209,6 +210,7 @@ static int spawn_ssh(struct ssh_target *s, const char *cmd)
 	char **argv = xcalloc(args.nr + 1, sizeof(*argv));
 	for (size_t i = 0; i < args.nr; i++)
 		argv[i] = args.items[i];
+	pid_t parent = getpid();
 	s->pid = fork();
 	if (s->pid < 0) {
 		free(argv);
@@ -216,8 +218,13 @@ static int spawn_ssh(struct ssh_target *s, const char *cmd)
 		return error_errno("cannot fork to run ssh");
 	}
 	if (s->pid == 0) {
-		/* its own process group: a ^C reaches us, and we end the session cleanly */
+		/* its own process group: a ^C reaches us, and we end the session cleanly;
+		 * and it dies with us, so that a killed client leaves no session (and no
+		 * lock) behind on the host */
 		setpgid(0, 0);
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(127);
 		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
 			_exit(127);
 		execvp(argv[0], argv);

@@ -77,6 +77,7 @@ static int fill(struct wire *w, size_t want)
 			w->broken = 1;
 			if (w->rbuf.len - w->roff)
 				return error("%s closed the connection in the middle of a frame", w->peer);
+			w->eof = 1;
 			return error("%s closed the connection", w->peer);
 		}
 		buf_setlen(&w->rbuf, w->rbuf.len + (size_t)n);

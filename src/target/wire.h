@@ -41,6 +41,7 @@ struct wire {
 	size_t roff;
 	uint64_t bytes_in, bytes_out;
 	int broken; /* an error ended the session: every later call fails */
+	int eof;    /* ... and it was the peer closing between two frames */
 };
 void wire_init(struct wire *w, int in, int out, const char *peer);
 void wire_release(struct wire *w);

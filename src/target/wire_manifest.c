@@ -12,7 +12,7 @@
 
 #define CHUNK (1u << 20)
 #define MAX_COMPRESSED ((size_t)512 << 20)
-#define MAX_PLAIN ((unsigned long long)2 << 30)
+#define MAX_PLAIN ((size_t)2 << 30)
 
 static void encode(struct buf *b, const struct manifest *m)
 {
@@ -117,24 +117,41 @@ int wire_recv_manifest(struct wire *w, struct manifest *m, const char *what)
 		}
 		buf_add(&z, frame.buf, frame.len);
 	}
-	unsigned long long n = ZSTD_getFrameContentSize(z.buf, z.len);
-	if (n == ZSTD_CONTENTSIZE_ERROR || n == ZSTD_CONTENTSIZE_UNKNOWN || n > MAX_PLAIN) {
-		error("%s: the manifest is not a zstd frame of a known size under 2 GiB", what);
+	/* streamed: a sender need not state the size, and a false one gains nothing */
+	struct buf out = BUF_INIT;
+	ZSTD_DCtx *dz = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { z.buf, z.len, 0 };
+	size_t zr = 1;
+	int bad = 0;
+	while (!bad && (in.pos < in.size || zr)) {
+		if (out.len + CHUNK > MAX_PLAIN) {
+			bad = error("%s: the manifest is over 2 GiB", what);
+			break;
+		}
+		buf_grow(&out, CHUNK);
+		ZSTD_outBuffer o = { out.buf + out.len, CHUNK, 0 };
+		zr = ZSTD_decompressStream(dz, &o, &in);
+		if (ZSTD_isError(zr)) {
+			bad = error("%s: the manifest does not decompress: %s", what, ZSTD_getErrorName(zr));
+			break;
+		}
+		buf_setlen(&out, out.len + o.pos);
+		if (in.pos == in.size && zr && !o.pos)
+			bad = error("%s: the manifest is cut short", what);
+	}
+	ZSTD_freeDCtx(dz);
+	if (bad) {
+		buf_release(&out);
 		goto out;
 	}
-	plain = xmalloc((size_t)n + 1);
-	size_t got = ZSTD_decompress(plain, (size_t)n, z.buf, z.len);
-	if (ZSTD_isError(got) || got != n) {
-		error("%s: the manifest does not decompress: %s", what,
-		      ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short");
-		goto out;
-	}
-	struct buf view = { .buf = plain, .len = (size_t)n };
+	size_t n = out.len;
+	plain = buf_detach(&out, NULL);
+	struct buf view = { .buf = plain, .len = n };
 	struct wire_rd r;
 	wire_rd_init(&r, &view);
 	uint64_t count = wire_get_u64(&r);
 	if (r.bad || count > n / 40 + 1) { /* an entry is at least 48 bytes of fields */
-		error("%s: the manifest claims %llu entries", what, (unsigned long long)count);
+		error("%s: the manifest claims %llu entries in %zu bytes", what, (unsigned long long)count, n);
 		goto out;
 	}
 	for (uint64_t i = 0; i < count; i++)

@@ -13,6 +13,7 @@ const char *error_last(void)
 }
 
 static report_sink_fn sink;
+static __thread int in_sink; /* a report from inside the sink must not wait for the lock it holds */
 static void *sink_ctx;
 
 void report_set_sink(report_sink_fn fn, void *ctx)
@@ -32,22 +33,37 @@ static void report(enum report_kind kind, const char *fmt, va_list ap, int err)
 		size_t n = strlen(msg);
 		snprintf(msg + n, sizeof(msg) - n, ": %s", strerror(err));
 	}
+	if (in_sink) {
+		/* the sink itself failed (its connection broke): stderr is all there is */
+		fprintf(stderr, "cutover: %s%s\n", prefix[kind], msg);
+		return;
+	}
 	pthread_mutex_lock(&report_lock);
 	if (kind == REPORT_ERROR)
 		snprintf(last_error, sizeof(last_error), "%.1000s", msg);
-	if (sink)
+	if (sink) {
+		in_sink = 1;
 		sink(kind, msg, sink_ctx);
-	else
+		in_sink = 0;
+	} else {
 		fprintf(stderr, "cutover: %s%s\n", prefix[kind], msg);
+	}
 	pthread_mutex_unlock(&report_lock);
 }
 
 void report_output(const char *line, size_t len)
 {
+	if (in_sink) {
+		fwrite(line, 1, len, stderr);
+		fputc('\n', stderr);
+		return;
+	}
 	pthread_mutex_lock(&report_lock);
 	if (sink) {
 		char *copy = xstrndup(line, len);
+		in_sink = 1;
 		sink(REPORT_OUTPUT, copy, sink_ctx);
+		in_sink = 0;
 		free(copy);
 	} else {
 		fwrite(line, 1, len, stderr);

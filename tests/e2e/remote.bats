@@ -1,0 +1,314 @@
+#!/usr/bin/env bats
+# Deploys over ssh to real hosts (network namespaces with their own sshd,
+# tests/e2e/hosts.bash) and to a bare Debian host: the agent is installed by
+# the client, everything a local deploy promises holds, errors name the
+# host, and hostile peers on either side get a clear error, never a crash.
+
+bats_require_minimum_version 1.5.0
+load hosts
+
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+export CUTOVER=${CUTOVER:-$REPO/cutover}
+PEER=$BATS_TEST_DIRNAME/lib/hostile_peer.py
+
+setup_file() {
+	bare_host_build
+}
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	SRC=$T/src
+	mkdir -p "$SRC/css"
+	echo v1 > "$SRC/index.html"
+	echo 'body{}' > "$SRC/css/site.css"
+	hosts_setup 1
+	export PATH=$HOSTS_BIN:$PATH
+	# the hosts share this machine's file system: one root per test
+	R=$T/site
+	"$CUTOVER" init "$R" > /dev/null
+}
+
+teardown() {
+	hosts_teardown
+}
+
+cutover() { "$CUTOVER" "$@"; }
+current_id() { basename "$(readlink "$R/current")"; }
+
+@test "a first deploy installs the agent on a host that has no cutover; the next sends only what changed" {
+	[ -z "$(ls "$R/.cutover/bin" 2> /dev/null)" ]
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"host1: installing cutover"* ]]
+	[[ $output == *"2 files (10 B), 2 new (10 B)"* ]]
+	[ "$(cat "$R/current/index.html")" = v1 ]
+	ls "$R/.cutover/bin/"cutover-*
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "ssh://host1$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output != *"installing"* ]]
+	[[ $output == *"2 files (10 B), 1 new (3 B)"* ]]
+	[ "$(cat "$R/current/index.html")" = v2 ]
+	cutover verify --to "$R"
+	# the same layout as a local deploy: relative link, manifests, history
+	[[ $(readlink "$R/current") == releases/* ]]
+	[ "$(cutover log --to "$R" --json | grep -o '"outcome":"ok"' | wc -l)" = 2 ]
+}
+
+@test "an agent binary that is not this client's exact one is replaced, never half used" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local bin
+	bin=$(ls "$R/.cutover/bin/"cutover-*)
+	# damaged in place (a torn copy, an edit): same name, other bytes
+	printf '#!/bin/sh\necho old agent\n' > "$bin"
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"installing"* ]]
+	cmp "$bin" "$CUTOVER"
+	# another version's binary beside it is left alone and not used
+	cp "$CUTOVER" "$R/.cutover/bin/cutover-0.0.1-000000000000"
+	echo v3 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	[ "$(cat "$R/current/index.html")" = v3 ]
+}
+
+@test "every command works on the remote root with the output and exit status it has on the host" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	echo v2 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local first
+	first=$(ls "$R/releases" | head -1)
+	for cmd in "releases" "releases --json" "status" "log" "diff $first" "verify"; do
+		# shellcheck disable=SC2086
+		[ "$(cutover $cmd --to "host1:$R" 2>&1)" = "$(cutover $cmd --to "$R" 2>&1)" ]
+	done
+	# drift: verify fails the same way on both sides
+	chmod u+w "$R/current/index.html"
+	echo changed >> "$R/current/index.html"
+	run cutover verify --to "host1:$R"
+	[ "$status" -eq 1 ]
+	[[ $output == *index.html* ]]
+	run cutover pin nosuch --to "host1:$R"
+	[ "$status" -eq 1 ]
+	[[ $output == *"'nosuch' is not a release id"* ]]
+	cutover pin "$first" --to "host1:$R"
+	[ -e "$R/.cutover/pins/$first" ]
+	run cutover rollback --to "host1:$R"
+	[ "$status" -eq 0 ]
+	[ "$(current_id)" = "$first" ]
+	# to: from cutover.yml
+	printf 'to: "host1:%s"\n' "$R" > "$T/cutover.yml"
+	(cd "$T" && "$CUTOVER" releases) | grep -q "$first"
+}
+
+@test "init makes a root on the host; a missing root is named with the command that makes it" {
+	run cutover releases --to "host1:$T/nothing"
+	[ "$status" -eq 1 ]
+	[[ $output == *"'host1:$T/nothing' is not a cutover root"*"cutover init host1:$T/nothing"* ]]
+	run cutover init "host1:$T/new"
+	[ "$status" -eq 0 ]
+	[ -d "$T/new/.cutover/objects" ] && [ -d "$T/new/releases" ]
+	cutover deploy "$SRC" --to "host1:$T/new" > /dev/null
+	[ "$(cat "$T/new/current/index.html")" = v1 ]
+}
+
+@test "hooks run on the host, their output comes back prefixed with the host; a failing before_switch changes nothing" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local before
+	before=$(current_id)
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "host1:$R" --before-switch 'echo "in $CUTOVER_RELEASE_PATH"; hostname -I; exit 3'
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"host1: before_switch| in $R/releases/"* ]]
+	# it ran inside the host's network namespace
+	[[ $output == *"$HOST_ADDR_1"* ]]
+	[[ $output == *"failed with exit status 3"* ]]
+	[[ $output == *"nothing changed"* ]]
+	[ "$(current_id)" = "$before" ]
+	[ "$(ls "$R/releases" | wc -l)" = 1 ]
+	[ -z "$(ls "$R/.cutover/staging")" ]
+}
+
+@test "a failing check switches the host back (exit 4) and runs after_rollback there" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local before
+	before=$(current_id)
+	echo v2 > "$SRC/index.html"
+	run cutover deploy "$SRC" --to "host1:$R" --check 'test "$(cat index.html)" = v1' --check-retries 0 \
+		--after-rollback 'echo rolled back to $CUTOVER_RELEASE'
+	echo "$output"
+	[ "$status" -eq 4 ]
+	[[ $output == *"switched back to '$before'"* ]]
+	[[ $output == *"host1: after_rollback| rolled back to $before"* ]]
+	[ "$(current_id)" = "$before" ]
+	cutover log --to "$R" --json | tail -1 | grep -q '"outcome":"rolled-back"'
+}
+
+@test "a lock held on the host: exit 3 naming the holder; --wait waits for it" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	echo v2 > "$SRC/index.html"
+	"$CUTOVER" deploy "$SRC" --to "$R" --before-switch 'sleep 3' > "$T/slow.out" 2>&1 &
+	local slow=$!
+	for i in $(seq 50); do [ -n "$(ls "$R/.cutover/staging")" ] && break; sleep 0.1; done
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 3 ]
+	[[ $output == *"host1: "*"locked by"*"pid $slow"* ]]
+	run cutover deploy "$SRC" --to "host1:$R" --wait 20s
+	[ "$status" -eq 0 ]
+	wait "$slow"
+}
+
+@test "a noisy login shell is skipped; a shell that prints and exits is named with what it printed" {
+	# a fake ssh that runs the real one with a greeting before the remote command
+	cat > "$T/noisy-ssh" <<-EOF
+	#!/bin/bash
+	n=\$#; cmd=\${!n}; set -- "\${@:1:\$((n - 1))}"
+	exec ssh "\$@" "echo 'Welcome to host1, last login yesterday'; \$EXTRA \$cmd"
+	EOF
+	chmod +x "$T/noisy-ssh"
+	CUTOVER_SSH=$T/noisy-ssh run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R/current/index.html")" = v1 ]
+	EXTRA='exit 1;' CUTOVER_SSH=$T/noisy-ssh run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"'host1': the remote shell printed 'Welcome to host1, last login yesterday"*"cutover did not start"* ]]
+}
+
+@test "unreachable, refused and unknown hosts: clear errors naming the host; nothing changes" {
+	run cutover deploy "$SRC" --to "nosuchhost.invalid:$R"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"cannot reach 'nosuchhost.invalid'"* ]]
+	host_link_down host1
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"cannot reach 'host1'"* ]]
+	host_link_up host1
+	# a key the host does not accept
+	run cutover deploy "$SRC" --to "nobody@host1:$R"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"cannot reach 'host1'"*"Permission denied"* ]]
+	run cutover deploy "$SRC" --to "host1:relative/path"
+	[ "$status" -eq 1 ]
+	[[ $output == *"must be absolute"* ]]
+	run cutover deploy "$SRC" --to "ssh://host1:99999$R"
+	[ "$status" -eq 1 ]
+	[[ $output == *"port must be a number from 1 to 65535"* ]]
+	[ ! -e "$R/current" ]
+}
+
+@test "the connection cut mid-upload leaves the host as it was and unlocked; the next deploy goes through" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local before
+	before=$(current_id)
+	head -c 300000000 /dev/urandom > "$SRC/big.bin"
+	cutover deploy "$SRC" --to "host1:$R" > "$T/cut.out" 2>&1 &
+	local client=$!
+	# wait until bytes arrive on the host, then cut the host's network
+	for i in $(seq 200); do
+		[ -n "$(find "$R/.cutover/staging" -name 'recv-*' -size +1k 2> /dev/null)" ] && break
+		sleep 0.05
+	done
+	host_kill_sshd host1 KILL
+	! wait "$client"
+	cat "$T/cut.out"
+	[[ $(cat "$T/cut.out") == *"host1"* ]]
+	host_start_sshd host1
+	[ "$(current_id)" = "$before" ]
+	run cutover status --to "host1:$R"
+	echo "$output"
+	[[ $output == *"lock:      free"* ]]
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	cmp "$SRC/big.bin" "$R/current/big.bin"
+	cutover verify --to "host1:$R"
+}
+
+@test "kill -9 of the client at each step leaves the host's site whole and unlocked" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local step n=1
+	for step in read objects synced switched recorded; do
+		n=$((n + 1))
+		echo "v$n" > "$SRC/index.html"
+		CUTOVER_CRASH_AT=$step run cutover deploy "$SRC" --to "host1:$R"
+		[ "$status" -eq 137 ]
+		# the agent sees its client go, ends, and the lock dies with it
+		for i in $(seq 50); do cutover status --to "$R" | grep -q 'lock:      free' && break; sleep 0.1; done
+		cutover status --to "$R" | grep -q 'lock:      free'
+		[ -f "$R/current/index.html" ]
+		cutover verify --to "$R" > /dev/null
+		# and the next deploy goes through
+		cutover deploy "$SRC" --to "host1:$R" > /dev/null
+		[ "$(cat "$R/current/index.html")" = "v$n" ]
+	done
+}
+
+@test "a hostile client gets a clear error from the agent, which never crashes or writes outside its root" {
+	local c out
+	for c in garbage oversize badtype wrongversion before-open unknown-op relative-root bad-id escape-path \
+		escape-link bad-object short-fields hook-phase; do
+		out=$(cd "$T" && python3 "$PEER" client "$c" "$R")
+		echo "$c: $out"
+		# no crash: an exit status, never a signal
+		[[ $out =~ exit\ [0-9]+$ ]]
+		[[ ! $out =~ exit\ 1[2-9][0-9]$ ]]
+	done
+	[[ $(python3 "$PEER" client oversize "$R") == *"frame of 2147483647 bytes"* ]]
+	[[ $(python3 "$PEER" client wrongversion "$R") == *"cutover 9.9.9"* ]]
+	[[ $(python3 "$PEER" client escape-path "$R") == *"escaped"* ]]
+	[[ $(python3 "$PEER" client escape-link "$R") == *"up"* ]]
+	[[ $(python3 "$PEER" client bad-object "$R") == *"does not decompress"* ]]
+	[[ $(python3 "$PEER" client hook-phase "$R") == *"unknown hook phase"* ]]
+	[[ $(python3 "$PEER" client bad-id "$R") == *"invalid release id"* ]]
+	# nothing was written outside the root, nothing was made live
+	[ ! -e "$T/escaped" ] && [ ! -e "$(dirname "$T")/escaped" ]
+	[ ! -e "$R/current" ]
+	[ -z "$(ls "$R/releases")" ]
+}
+
+@test "a hostile or broken agent gets a clear error from the client, never a crash" {
+	local c
+	for c in garbage oversize wrong-magic silent-exit; do
+		CUTOVER_SSH="python3 $PEER agent $c" run cutover deploy "$SRC" --to "host1:$R"
+		echo "$c: $output"
+		[ "$status" -eq 1 ]
+		[[ $output == *"host1"* ]]
+	done
+	[ ! -e "$R/current" ]
+}
+
+@test "the bare host (no cutover, none of its libraries) takes a deploy and answers every command" {
+	bare_host_setup
+	# nothing of ours there
+	run hssh bare 'ls /usr/lib/x86_64-linux-gnu | grep -cE "libyaml|libhttp_parser|libarchive"'
+	[ "$output" = 0 ]
+	run cutover init "bare:/srv/site"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"bare: installing cutover"* ]]
+	run cutover deploy "$SRC" --to "bare:/srv/site" --before-switch 'cat /etc/debian_version'
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"bare: before_switch| 12."* ]]
+	[ "$(hssh bare cat /srv/site/current/index.html)" = v1 ]
+	echo v2 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "bare:/srv/site" > /dev/null
+	[ "$(hssh bare cat /srv/site/current/index.html)" = v2 ]
+	run cutover releases --to "bare:/srv/site"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c '^2026\|^20[0-9][0-9]')" = 2 ]
+	cutover rollback --to "bare:/srv/site" > /dev/null
+	[ "$(hssh bare cat /srv/site/current/index.html)" = v1 ]
+	cutover verify --to "bare:/srv/site"
+}
