@@ -59,6 +59,7 @@ void root_paths(struct root *r, const char *path)
 	r->pins = path_join(r->meta, "pins");
 	r->cache = path_join(r->meta, "cache");
 	r->history = path_join(r->meta, "history.jsonl");
+	r->partial = path_join(r->meta, "partial");
 	r->releases = path_join(r->path, "releases");
 	r->shared = path_join(r->path, "shared");
 	r->current = path_join(r->path, "current");
@@ -76,6 +77,7 @@ void root_release(struct root *r)
 	free(r->pins);
 	free(r->cache);
 	free(r->history);
+	free(r->partial);
 	free(r->releases);
 	free(r->shared);
 	free(r->current);

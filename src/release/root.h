@@ -10,10 +10,11 @@
 struct root {
 	char *path; /* absolute */
 	char *meta, *objects, *manifests, *staging, *pins, *cache, *history;
+	char *partial; /* manifests of uploads cut off half way, whose objects are kept */
 	char *releases, *shared, *current;
 	int lock_fd; /* -1 when we do not hold the lock */
 };
-#define ROOT_INIT { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1 }
+#define ROOT_INIT { NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, -1 }
 
 /* Fill the paths for `path` (no file system access). */
 void root_paths(struct root *r, const char *path);

@@ -586,6 +586,35 @@ int64_t store_gc(struct store *s, const struct strlist *keep_ids)
 		}
 		manifest_release(&m);
 	}
+	/* and what uploads cut off half way kept for their retry (partial releases) */
+	DIR *pd = opendir(s->root->partial);
+	struct dirent *pe;
+	while (pd && (pe = readdir(pd))) {
+		size_t len = strlen(pe->d_name), ext = strlen(MANIFEST_TREE_EXT);
+		if (len <= ext || strcmp(pe->d_name + len - ext, MANIFEST_TREE_EXT))
+			continue;
+		char *id = xstrndup(pe->d_name, len - ext);
+		struct manifest m = MANIFEST_INIT;
+		int ok = manifest_read(&m, s->root->partial, id) == 0;
+		free(id);
+		if (!ok) {
+			manifest_release(&m);
+			closedir(pd);
+			free(keep);
+			return error("not removing any object: the partial manifest '%s/%s' cannot be read",
+				     s->root->partial, pe->d_name);
+		}
+		for (size_t j = 0; j < m.nr; j++) {
+			if (m.v[j].type != ENT_FILE)
+				continue;
+			ALLOC_GROW(keep, nkeep + 1, alloc);
+			memcpy(keep[nkeep].hash, m.v[j].hash, HASH_LEN);
+			keep[nkeep++].mode = m.v[j].mode & 0777;
+		}
+		manifest_release(&m);
+	}
+	if (pd)
+		closedir(pd);
 	if (nkeep)
 		qsort(keep, nkeep, sizeof(*keep), cmp_key);
 

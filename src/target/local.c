@@ -73,6 +73,12 @@ static int local_begin(struct target *t, const char *id)
 		return -1;
 	l->first = ids.nr == 0;
 	strlist_clear(&ids);
+	char *exists = release_path(&l->root, id);
+	struct stat st;
+	int taken = !lstat(exists, &st);
+	free(exists);
+	if (taken)
+		return error("release '%s' exists already in '%s'; a release id is never reused", id, l->root.path);
 	l->id = xstrdup(id);
 	l->marker = xasprintf("%s/%s.pending", l->root.staging, id);
 	l->spool = xasprintf("%s/%s.spool", l->root.staging, id);
@@ -241,7 +247,26 @@ static int local_commit(struct target *t, const char *id)
 	struct local_target *l = local_of(t);
 	if (l->marker)
 		unlink(l->marker);
+	/* a release went live: what earlier cut-off uploads kept is no longer owed to a retry */
+	fs_rm_rf(l->root.partial);
 	end_deploy(l);
+	return 0;
+}
+
+int local_keep_partial(struct target *t, const struct manifest *m)
+{
+	struct local_target *l = local_of(t);
+	if (!l->id || !m->nr)
+		return 0;
+	/*
+	 * The objects that arrived first become durable, then the manifest that
+	 * keeps them is written: after a power cut either it is there and its
+	 * objects are whole, or it is not and the recovery drops them.
+	 */
+	if (sync_root(&l->root) < 0 || fs_mkdir_p(l->root.partial, 0700) < 0 ||
+	    manifest_write(m, l->root.partial, l->id) < 0 || fs_fsync_dir(l->root.partial) < 0)
+		return -1;
+	note("kept the objects of the unfinished upload of '%s' for the next deploy", l->id);
 	return 0;
 }
 

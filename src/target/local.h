@@ -35,6 +35,14 @@ static inline struct local_target *local_of(struct target *t)
 
 int local_send(struct target *t, struct source *src, const struct send_opts *o, struct manifest *m,
 	       struct send_stats *st);
+/*
+ * The client went away in the middle of a deploy (on an agent): make the
+ * objects received so far durable and keep them, through the manifest
+ * `m` in .cutover/partial/, so that the next deploy sends only the rest.
+ * The release itself is removed by the next lock, as for any interrupted
+ * deploy. Returns 0 or -1 (reported).
+ */
+int local_keep_partial(struct target *t, const struct manifest *m);
 /* Wait for the background sync of a first deploy, if one was started. */
 void local_sync_ahead_wait(struct local_target *l);
 

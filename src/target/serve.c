@@ -642,6 +642,8 @@ int serve_agent(int in, int out)
 	}
 out:
 	report_set_sink(NULL, NULL);
+	if (s.t && s.have_manifest && local_of(s.t)->id)
+		local_keep_partial(s.t, &s.m); /* the client went away mid-deploy: keep what arrived */
 	if (s.t)
 		s.t->ops->close(s.t); /* a deploy left pending is removed by the next lock */
 	manifest_release(&s.m);

@@ -235,6 +235,39 @@ current_id() { basename "$(readlink "$R/current")"; }
 	cutover verify --to "host1:$R"
 }
 
+@test "an upload cut off half way keeps the objects that arrived whole; the retry sends only the rest" {
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	local before i
+	before=$(current_id)
+	mkdir "$SRC/media"
+	for i in $(seq 40); do head -c 2000000 /dev/urandom > "$SRC/media/$i.bin"; done
+	"$CUTOVER" deploy "$SRC" --to "host1:$R" > "$T/cut.out" 2>&1 &
+	local client=$! ssh_pid=
+	# once about a third of the objects are on the host, kill the client's ssh
+	for i in $(seq 400); do
+		[ "$(find "$R/.cutover/objects" -type f -size +1000k | wc -l)" -ge 12 ] && break
+		sleep 0.05
+	done
+	ssh_pid=$(cat /proc/"$client"/task/*/children)
+	kill -KILL $ssh_pid
+	! wait "$client"
+	cat "$T/cut.out"
+	[ "$(current_id)" = "$before" ]
+	# the agent saw its client go, kept what arrived, and let go of the lock
+	for i in $(seq 100); do cutover status --to "$R" 2> /dev/null | grep -q 'lock:      free' && break; sleep 0.1; done
+	ls "$R/.cutover/partial/"
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local sent
+	sent=$(sed -n 's/.*files ([^)]*), \([0-9]*\) new .*/\1/p' <<< "$output")
+	echo "objects sent by the retry: $sent of 40"
+	[ "$sent" -ge 1 ] && [ "$sent" -le 28 ]
+	cutover verify --to "$R"
+	# a release went live: nothing is owed to a retry any more
+	[ ! -e "$R/.cutover/partial" ]
+}
+
 @test "kill -9 of the client at each step leaves the host's site whole and unlocked" {
 	cutover deploy "$SRC" --to "host1:$R" > /dev/null
 	local step n=1
