@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 static const char *const known_keys[] = {
-	"to", "keep", "link_mode", "label", "wait", "shared", "writable", "exclude",
+	"to", "sudo", "keep", "link_mode", "label", "wait", "shared", "writable", "exclude",
 	"hooks", "hooks.before_switch", "hooks.after_switch", "hooks.after_rollback",
 	"check", "check.url", "check.command", "check.timeout", "check.retries", "check.interval",
 	NULL,
@@ -66,6 +66,7 @@ int common_resolve(struct deploy_opts *o, struct common_flags *f)
 		if (config_get_str(&cfg, "to", &o->root) < 0 || config_get_uint(&cfg, "keep", &o->keep) < 0 ||
 		    config_get_str(&cfg, "label", &o->label) < 0 ||
 		    config_get_duration(&cfg, "wait", &o->wait_ms) < 0 ||
+		    config_get_bool(&cfg, "sudo", &o->sudo) < 0 ||
 		    config_get_list(&cfg, "shared", &o->shared) < 0 ||
 		    config_get_list(&cfg, "writable", &o->writable) < 0 ||
 		    config_get_list(&cfg, "exclude", &o->exclude) < 0 ||
@@ -102,6 +103,8 @@ int common_resolve(struct deploy_opts *o, struct common_flags *f)
 		o->label = f->label;
 	if (f->wait_ms >= 0)
 		o->wait_ms = f->wait_ms;
+	if (f->sudo)
+		o->sudo = 1;
 	if (f->link_mode && link_mode_parse(f->link_mode, &o->link_mode) < 0)
 		return -CUT_USAGE;
 	if (f->check)

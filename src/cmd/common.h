@@ -15,6 +15,7 @@ struct common_flags {
 	long wait_ms, check_timeout_ms, check_interval_ms;
 	struct strlist shared, writable, exclude, before_switch, after_switch, after_rollback;
 	int json;
+	int sudo;
 };
 void common_flags_init(struct common_flags *f);
 void common_flags_release(struct common_flags *f);
@@ -22,6 +23,7 @@ void common_flags_release(struct common_flags *f);
 #define OPTS_TARGET(f)                                                                        \
 	OPT_STRING(0, "to", &(f).to, "ROOT", "the cutover root (or 'to:' in cutover.yml)"),   \
 	OPT_STRING(0, "config", &(f).config, "FILE", "read FILE instead of ./cutover.yml"), \
+	OPT_BOOL(0, "sudo", &(f).sudo, "remote roots: run the agent with sudo -n (or 'sudo: true')"), \
 	OPT_BOOL('q', "quiet", &log_quiet, "print only errors")
 #define OPTS_LOCK(f) OPT_DURATION(0, "wait", &(f).wait_ms, "wait this long for another deploy's lock")
 #define OPTS_CHECK(f)                                                                               \

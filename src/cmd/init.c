@@ -81,11 +81,12 @@ static int write_example(const char *root)
 
 int cmd_init(int argc, char **argv)
 {
-	int adopt = 0, write_config = 0, done, nargs, rc;
+	int adopt = 0, write_config = 0, sudo = 0, done, nargs, rc;
 	char **args;
 	struct opt opts[] = {
 		OPT_BOOL(0, "adopt", &adopt, "turn the live directory ROOT/current into the first release"),
 		OPT_BOOL(0, "write-config", &write_config, "write a commented cutover.yml here"),
+		OPT_BOOL(0, "sudo", &sudo, "a remote ROOT: make it and run the agent with sudo -n"),
 		OPT_END(),
 	};
 	rc = common_parse(argc, argv, opts, usage, &args, &nargs, &done);
@@ -98,7 +99,7 @@ int cmd_init(int argc, char **argv)
 		return CUT_USAGE;
 	}
 	if (target_url_is_remote(args[0])) {
-		rc = remote_init(args[0], adopt, write_config);
+		rc = remote_init(args[0], adopt, write_config, sudo);
 		free(args);
 		return exit_status(rc);
 	}

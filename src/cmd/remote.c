@@ -33,14 +33,14 @@ static const char *flag_value(int argc, char **argv, const char *name)
 static char *root_spec(int argc, char **argv, struct config *cfg)
 {
 	const char *to = flag_value(argc, argv, "to");
-	if (to)
-		return xstrdup(to);
 	const char *path = flag_value(argc, argv, "config");
 	if (!path && !access("cutover.yml", F_OK))
 		path = "cutover.yml";
-	if (!path || config_load(cfg, path) < 0)
-		return NULL; /* the command itself reports a bad config */
-	if (config_get_str(cfg, "to", &to) == 1)
+	/* a config that does not load is reported by the command itself */
+	int loaded = path && config_load(cfg, path) == 0;
+	if (to)
+		return xstrdup(to);
+	if (loaded && config_get_str(cfg, "to", &to) == 1)
 		return xstrdup(to);
 	return NULL;
 }
@@ -55,7 +55,7 @@ static void forward_args(struct strlist *out, int argc, char **argv, const struc
 			i++;
 			continue;
 		}
-		if (!strncmp(a, "--to=", 5) || !strncmp(a, "--config=", 9))
+		if (!strncmp(a, "--to=", 5) || !strncmp(a, "--config=", 9) || !strcmp(a, "--sudo"))
 			continue;
 		if (!strcmp(a, "--keep") || !strncmp(a, "--keep=", 7))
 			keep_given = 1;
@@ -83,7 +83,12 @@ int remote_forward(int argc, char **argv, int *status)
 	if (spec && target_url_is_remote(spec)) {
 		struct strlist args = STRLIST_INIT;
 		forward_args(&args, argc, argv, &cfg);
-		int st = target_run_remote(spec, &args);
+		int sudo = 0;
+		for (int i = 1; i < argc; i++)
+			sudo |= !strcmp(argv[i], "--sudo");
+		if (!sudo && config_get_bool(&cfg, "sudo", &sudo) < 0)
+			sudo = 0;
+		int st = target_run_remote(spec, &args, sudo ? TARGET_SUDO : 0);
 		*status = st < 0 ? CUT_FAILED : st;
 		strlist_clear(&args);
 		rc = 1;
@@ -93,7 +98,7 @@ int remote_forward(int argc, char **argv, int *status)
 	return rc;
 }
 
-int remote_init(const char *spec, int adopt, int write_config)
+int remote_init(const char *spec, int adopt, int write_config, int sudo)
 {
 	if (adopt || write_config) {
 		error("'init %s' on a remote root takes no --adopt or --write-config: run 'cutover init --adopt "
@@ -101,7 +106,7 @@ int remote_init(const char *spec, int adopt, int write_config)
 		      adopt ? "--adopt" : "--write-config");
 		return -CUT_USAGE;
 	}
-	struct target *t = target_open_ssh(spec, LINK_HARDLINK, 1);
+	struct target *t = target_open_ssh(spec, LINK_HARDLINK, TARGET_CREATE | (sudo ? TARGET_SUDO : 0));
 	if (!t)
 		return -1;
 	t->ops->close(t);

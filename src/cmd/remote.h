@@ -8,6 +8,6 @@
  */
 int remote_forward(int argc, char **argv, int *status);
 /* `cutover init` of a remote root (made over ssh). Returns 0 or a negative code. */
-int remote_init(const char *spec, int adopt, int write_config);
+int remote_init(const char *spec, int adopt, int write_config, int sudo);
 
 #endif

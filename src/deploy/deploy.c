@@ -158,7 +158,7 @@ int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
 		source_release(&x.src);
 		return -1;
 	}
-	x.t = target_open(o->root, o->link_mode);
+	x.t = target_open(o->root, o->link_mode, o->sudo);
 	if (!x.t) {
 		rc = -1;
 		goto out;

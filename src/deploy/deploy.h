@@ -12,6 +12,7 @@ struct deploy_opts {
 	int keep;
 	enum link_mode link_mode;
 	long wait_ms;
+	int sudo; /* remote roots: the agent runs under sudo -n */
 	struct strlist shared, writable, exclude;
 	struct strlist before_switch, after_switch, after_rollback;
 	struct check_opts check;

@@ -38,7 +38,7 @@ int rollback_run(const struct deploy_opts *o, const char *want, char **to, char 
 	int rc;
 
 	*to = *from = NULL;
-	struct target *t = target_open(o->root, o->link_mode);
+	struct target *t = target_open(o->root, o->link_mode, o->sudo);
 	if (!t)
 		return -1;
 	if ((rc = t->ops->lock(t, o->wait_ms)) < 0)

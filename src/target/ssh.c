@@ -42,7 +42,7 @@ struct ssh_target {
 	struct buf err; /* what ssh printed on stderr (the last lines) */
 	pthread_mutex_t err_lock;
 	char *spool; /* the client's spool for streamed sources */
-	int create;
+	int create, sudo;
 };
 
 static struct ssh_target *ssh_of(struct target *t)
@@ -285,6 +285,10 @@ static int boot_failed(struct ssh_target *s, const struct buf *junk)
 	s->to_fd = -1;
 	int st = ssh_wait(s, 1);
 	const char *said = ssh_said(s);
+	if (s->sudo && strstr(said, "sudo"))
+		return error("'%s': sudo would ask for a password (%s): allow the deploy user to run cutover's agent "
+			     "without one (a NOPASSWD rule), or deploy as a user who owns '%s'",
+			     s->url.host, said, s->url.path);
 	if (st == 255)
 		return error("cannot reach '%s': %s", s->url.host, *said ? said : "ssh failed (exit status 255)");
 	if (junk->len)
@@ -321,6 +325,14 @@ static int connect_agent(struct ssh_target *s)
 	if (self_exe_read(&x) < 0)
 		return -1;
 	char *cmd = bootstrap(s, &x);
+	if (s->sudo) {
+		/* the whole bootstrap as root: it writes under a root the login user may not own */
+		struct buf w = BUF_INIT;
+		buf_addstr(&w, "sudo -n sh -c ");
+		shell_quote(&w, cmd);
+		free(cmd);
+		cmd = buf_detach(&w, NULL);
+	}
 	if (spawn_ssh(s, cmd) < 0)
 		goto out;
 	for (;;) {
@@ -341,8 +353,9 @@ static int connect_agent(struct ssh_target *s)
 		goto out;
 	}
 	if (!strcmp(line.buf ? line.buf : "", "CUTOVER-NOROOT")) {
-		rc = error("'%s:%s' is not a cutover root (no .cutover/); run 'cutover init %s' first", s->url.host,
-			   s->url.path, s->t.name);
+		rc = error("'%s:%s' is not a cutover root (no .cutover/)%s; run 'cutover init %s' first%s", s->url.host,
+			   s->url.path, s->sudo ? "" : ", or the login user cannot reach it", s->t.name,
+			   s->sudo ? "" : " (or add --sudo)");
 		goto out;
 	}
 	if (!strcmp(line.buf, "CUTOVER-SEND")) {
@@ -877,11 +890,12 @@ static char *client_cache_dir(const char *spec, const char *host)
 	return dir;
 }
 
-struct target *target_open_ssh(const char *spec, enum link_mode mode, int create)
+struct target *target_open_ssh(const char *spec, enum link_mode mode, int flags)
 {
 	struct ssh_target *s = xcalloc(1, sizeof(*s));
 	s->to_fd = s->from_fd = s->err_fd = -1;
-	s->create = create;
+	s->create = !!(flags & TARGET_CREATE);
+	s->sudo = !!(flags & TARGET_SUDO);
 	buf_init(&s->err, 0);
 	pthread_mutex_init(&s->err_lock, NULL);
 	s->t.ops = &ssh_ops;
@@ -898,7 +912,7 @@ struct target *target_open_ssh(const char *spec, enum link_mode mode, int create
 	req_init(&b, "open");
 	wire_put_str(&b, s->url.path);
 	wire_put_u64(&b, (uint64_t)mode);
-	wire_put_u64(&b, create ? 1 : 0);
+	wire_put_u64(&b, s->create ? 1 : 0);
 	if (call_simple(s, &b) < 0)
 		goto fail;
 	return &s->t;
@@ -907,9 +921,9 @@ fail:
 	return NULL;
 }
 
-int target_run_remote(const char *spec, const struct strlist *argv)
+int target_run_remote(const char *spec, const struct strlist *argv, int flags)
 {
-	struct target *t = target_open_ssh(spec, LINK_HARDLINK, 0);
+	struct target *t = target_open_ssh(spec, LINK_HARDLINK, flags);
 	if (!t)
 		return -1;
 	struct ssh_target *s = ssh_of(t);

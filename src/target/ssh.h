@@ -4,11 +4,13 @@
 
 /*
  * A root on another host, `spec` as url.h describes, reached over ssh;
- * `create` makes the root when it is missing (init). Returns NULL after a
+ * `flags`: TARGET_CREATE, TARGET_SUDO. Returns NULL after a
  * message naming the host and the cause (unreachable, authentication, not a
  * cutover root, the agent could not be installed).
  */
-struct target *target_open_ssh(const char *spec, enum link_mode mode, int create);
+#define TARGET_CREATE 1 /* make the root when it is missing (init) */
+#define TARGET_SUDO 2   /* run the bootstrap and the agent with sudo -n */
+struct target *target_open_ssh(const char *spec, enum link_mode mode, int flags);
 
 /*
  * Run a command that reads or tends a root (releases, status, ...) on the
@@ -16,6 +18,6 @@ struct target *target_open_ssh(const char *spec, enum link_mode mode, int create
  * --to); its output appears here as there. Returns its exit status, or -1
  * when the host could not be reached (reported).
  */
-int target_run_remote(const char *spec, const struct strlist *argv);
+int target_run_remote(const char *spec, const struct strlist *argv, int flags);
 
 #endif

@@ -116,7 +116,8 @@ struct target {
  * exist or is not a cutover root).
  */
 struct target *target_open_local(const char *path, enum link_mode mode);
-/* The target `spec` names: a local path, or a remote root (url.h, ssh.h). */
-struct target *target_open(const char *spec, enum link_mode mode);
+/* The target `spec` names: a local path, or a remote root (url.h, ssh.h),
+ * whose agent runs under sudo -n when `sudo` (ignored for a local path). */
+struct target *target_open(const char *spec, enum link_mode mode, int sudo);
 
 #endif

@@ -30,6 +30,7 @@ setup() {
 
 teardown() {
 	hosts_teardown
+	remove_sudo_users
 }
 
 cutover() { "$CUTOVER" "$@"; }
@@ -319,6 +320,70 @@ current_id() { basename "$(readlink "$R/current")"; }
 		[[ $output == *"host1"* ]]
 	done
 	[ ! -e "$R/current" ]
+}
+
+# Two users of the machine (the hosts share its /etc): one may run anything
+# with sudo and no password, one may not. Removed by remove_sudo_users.
+add_sudo_users() {
+	SUDO_OK=cutok$$
+	SUDO_NO=cutno$$
+	useradd -M -s /bin/sh "$SUDO_OK"
+	useradd -M -s /bin/sh "$SUDO_NO"
+	# "*": no password, and not locked (sshd refuses a locked account even with a key)
+	usermod -p "*" "$SUDO_OK"
+	usermod -p "*" "$SUDO_NO"
+	echo "$SUDO_OK" > "$T/users"
+	echo "$SUDO_NO" >> "$T/users"
+	echo "$SUDO_OK ALL=(root) NOPASSWD: ALL" > "/etc/sudoers.d/$SUDO_OK"
+	# sshd reads the (public) authorized keys as the user who logs in
+	chmod 755 "$HOSTS_DIR" "$HOSTS_DIR/client"
+	chmod 644 "$HOSTS_DIR/client/authorized_keys"
+	chmod 440 "/etc/sudoers.d/$SUDO_OK"
+}
+
+remove_sudo_users() {
+	local u d
+	if [ -s "$T/cleanup" ]; then
+		while read -r d; do [[ $d == /tmp/cutover-sudo.* ]] && rm -rf "$d"; done < "$T/cleanup"
+		rm -f "$T/cleanup"
+	fi
+	[ -s "$T/users" ] || return 0
+	while read -r u; do
+		rm -f "/etc/sudoers.d/$u"
+		userdel "$u" 2> /dev/null || true
+	done < "$T/users"
+	rm -f "$T/users"
+}
+
+@test "--sudo runs the agent as root for a root the login user cannot write; a sudo that would ask for a password fails at once" {
+	add_sudo_users
+	# a root the users can reach (bats' own directories are private)
+	R=$(mktemp -d /tmp/cutover-sudo.XXXXXX)
+	echo "$R" >> "$T/cleanup"
+	chmod 755 "$R"
+	"$CUTOVER" init "$R" > /dev/null
+	# without sudo: the login user cannot write under the root
+	run cutover deploy "$SRC" --to "$SUDO_OK@host1:$R"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"'host1': cannot create '$R/.cutover/bin'"* ]]
+	# with it
+	run cutover deploy "$SRC" --to "$SUDO_OK@host1:$R" --sudo
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(cat "$R/current/index.html")" = v1 ]
+	[ "$(stat -c %U "$R/releases/$(current_id)")" = root ]
+	cutover status --to "$SUDO_OK@host1:$R" --sudo | grep -q "current:   $(current_id)"
+	printf 'sudo: true\n' > "$T/cutover.yml"
+	(cd "$T" && "$CUTOVER" releases --to "$SUDO_OK@host1:$R") | grep -q current
+	# a user without a rule: sudo -n refuses at once, never a prompt
+	local start=$SECONDS
+	run cutover deploy "$SRC" --to "$SUDO_NO@host1:$R" --sudo
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"'host1': sudo would ask for a password"*"NOPASSWD"* ]]
+	[ $((SECONDS - start)) -lt 10 ]
+	remove_sudo_users
 }
 
 @test "the bare host (no cutover, none of its libraries) takes a deploy and answers every command" {
