@@ -183,9 +183,11 @@ for t in json.load(sys.stdin)["services"][0]["targets"]:
 	run switch_to deploy --target "127.0.0.1:$P2" --sticky --sticky-idle 1s --drain 1s --drain-grace 3s
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[[ $output == *"drain timeout after 1.0s: old sessions now go to '127.0.0.1:$P2'; 1 request(s) in flight"* ]]
+	# the loop's request is in flight at the limit unless a slow machine is between two of them
+	[[ $output =~ "drain timeout after 1.0s: old sessions now go to '127.0.0.1:$P2'; "[01]" request(s) in flight" ]]
 	[[ $output == *"warning: cut 1 tunnel(s) still open on '127.0.0.1:$P1'"* ]]
-	[[ $output == *"drained '127.0.0.1:$P1': 1 request(s) finished in the grace"* ]]
+	[[ $output =~ "drained '127.0.0.1:$P1': "[01]" request(s) finished in the grace" ]]
+	[[ $output != *"cut 1 request"* ]]
 	wait "$loop"
 	cat "$PX_DIR/old.out"
 	# every request was answered; v1 answered until the limit, v2 after it, never back
