@@ -28,11 +28,28 @@
 
 #define MAX_DEFERRED 200
 
+/* A file of the manifest by its object: content and the mode it is stored with. */
+struct obj_key {
+	unsigned char hash[HASH_LEN];
+	unsigned mode;
+	size_t entry;
+};
+
+static int cmp_key(const void *a, const void *b)
+{
+	const struct obj_key *x = a, *y = b;
+	int c = memcmp(x->hash, y->hash, HASH_LEN);
+	return c ? c : (x->mode > y->mode) - (x->mode < y->mode);
+}
+
 struct serve {
 	struct wire w;
 	struct target *t;
 	struct manifest m; /* the manifest of the deploy under way */
 	int have_manifest;
+	struct buf sent; /* its plain encoding as the client sent it: the base of the next delta */
+	struct obj_key *keys; /* its files by object, sorted */
+	size_t nkeys;
 	int defer; /* while the client streams objects, log lines wait (it is not reading) */
 	struct strlist deferred_lines;
 	struct buf kinds; /* one byte per deferred line */
@@ -199,57 +216,138 @@ static int op_begin(struct serve *s, struct wire_rd *r)
 }
 
 /* The manifest follows; answer with the objects this root lacks, each (hash, mode) once. */
-static int op_missing(struct serve *s)
+static void index_objects(struct serve *s)
+{
+	free(s->keys);
+	s->keys = xcalloc(s->m.nr ? s->m.nr : 1, sizeof(*s->keys));
+	s->nkeys = 0;
+	for (size_t i = 0; i < s->m.nr; i++) {
+		if (s->m.v[i].type != ENT_FILE)
+			continue;
+		struct obj_key *k = &s->keys[s->nkeys++];
+		memcpy(k->hash, s->m.v[i].hash, HASH_LEN);
+		k->mode = store_object_mode(s->m.v[i].mode);
+		k->entry = i;
+	}
+	qsort(s->keys, s->nkeys, sizeof(*s->keys), cmp_key);
+}
+
+/* .cutover/sent/<id>.zst: what the client sent for the live release, the base of its next delta. */
+static char *sent_path(struct serve *s, const char *id)
+{
+	return xasprintf("%s/sent/%s.zst", local_of(s->t)->root.meta, id);
+}
+
+/* The plain manifest of a delta: the stored base with the change applied, both checked by hash. 1: ask for it whole. */
+static int delta_to_plain(struct serve *s, const char *base_id, const void *base_sha, const void *new_sha,
+			  const struct buf *delta, struct buf *plain)
+{
+	char *path = sent_path(s, base_id);
+	struct buf z = BUF_INIT, base_plain = BUF_INIT;
+	struct manifest base = MANIFEST_INIT;
+	unsigned char h[HASH_LEN];
+	int rc = 1;
+	if (fs_read_file(&z, path, (size_t)WIRE_MAX * 32, 1) != 0 || wire_unzstd(&base_plain, z.buf, z.len, path) < 0)
+		goto out;
+	hash_bytes(h, base_plain.buf, base_plain.len);
+	if (memcmp(h, base_sha, HASH_LEN) || wire_manifest_decode(&base, base_plain.buf, base_plain.len, path, 0) < 0)
+		goto out;
+	if (wire_manifest_apply(plain, &base, delta->buf, delta->len, "the client's manifest delta") < 0) {
+		rc = -1;
+		goto out;
+	}
+	hash_bytes(h, plain->buf, plain->len);
+	rc = memcmp(h, new_sha, HASH_LEN) ? 1 : 0;
+out:
+	if (rc)
+		buf_reset(plain);
+	manifest_release(&base);
+	buf_release(&z);
+	buf_release(&base_plain);
+	free(path);
+	return rc;
+}
+
+static int op_missing(struct serve *s, struct wire_rd *r)
 {
 	struct local_target *l = local_of(s->t);
-	if (!l->store_ready)
-		return reply(s, error("the client sent a manifest before 'begin'"));
+	uint64_t kind = wire_get_u64(r);
+	char *base_id = kind == 1 ? wire_get_str(r) : NULL;
+	size_t bl = 0, nl = 0;
+	const void *base_sha = kind == 1 ? wire_get_blob(r, &bl) : NULL;
+	const void *new_sha = kind == 1 ? wire_get_blob(r, &nl) : NULL;
+	struct buf in = BUF_INIT;
+	int got = wire_recv_stream(&s->w, &in, "the client's manifest");
+	if (got < 0 && s->w.broken) {
+		free(base_id);
+		buf_release(&in);
+		return -1;
+	}
 	manifest_release(&s->m);
 	s->m = (struct manifest)MANIFEST_INIT;
-	if (wire_recv_manifest(&s->w, &s->m, "the client's manifest") < 0) {
-		if (s->w.broken)
-			return -1;
-		return reply_fail(s, -1);
+	s->have_manifest = 0;
+	buf_reset(&s->sent);
+	int rc = got;
+	if (!rc && !l->store_ready)
+		rc = error("the client sent a manifest before 'begin'");
+	if (!rc && kind > 1)
+		rc = error("the client sent a manifest of an unknown kind %llu", (unsigned long long)kind);
+	if (!rc && kind == 1) {
+		if (r->bad || !base_id || !release_id_valid(base_id) || bl != HASH_LEN || nl != HASH_LEN)
+			rc = error("a malformed manifest delta request from the client");
+		else
+			rc = delta_to_plain(s, base_id, base_sha, new_sha, &in, &s->sent);
+		if (rc == 1) {
+			/* no such base here (pruned, never stored, another client's): ask for it whole */
+			struct buf b = BUF_INIT;
+			wire_put_u64(&b, 1);
+			free(base_id);
+			buf_release(&in);
+			rc = reply_ok(s, &b);
+			buf_release(&b);
+			return rc;
+		}
+	} else if (!rc) {
+		buf_add(&s->sent, in.buf, in.len);
+	}
+	free(base_id);
+	buf_release(&in);
+	if (!rc)
+		rc = wire_manifest_decode(&s->m, s->sent.buf, s->sent.len, "the client's manifest", 1);
+	if (rc < 0) {
+		buf_reset(&s->sent);
+		return reply_fail(s, rc);
 	}
 	s->have_manifest = 1;
-	struct buf b = BUF_INIT, keys = BUF_INIT, list = BUF_INIT;
+	index_objects(s);
+	struct buf b = BUF_INIT;
+	struct buf list = BUF_INIT;
 	uint64_t n = 0;
-	for (size_t i = 0; i < s->m.nr; i++) {
-		const struct entry *e = &s->m.v[i];
-		if (e->type != ENT_FILE || store_has(&l->store, e->hash, e->mode))
+	for (size_t i = 0; i < s->nkeys; i++) {
+		const struct entry *e = &s->m.v[s->keys[i].entry];
+		if (i && !cmp_key(&s->keys[i - 1], &s->keys[i]))
+			continue; /* once per object */
+		if (store_has(&l->store, e->hash, e->mode))
 			continue;
-		/* once per object: keys already listed are skipped */
-		unsigned char key[HASH_LEN + 2] = { 0 };
-		memcpy(key, e->hash, HASH_LEN);
-		key[HASH_LEN] = (unsigned char)(store_object_mode(e->mode) >> 8);
-		key[HASH_LEN + 1] = (unsigned char)store_object_mode(e->mode);
-		int seen = 0;
-		for (size_t k = 0; k + sizeof(key) <= keys.len && !seen; k += sizeof(key))
-			seen = !memcmp(keys.buf + k, key, sizeof(key));
-		if (seen)
-			continue;
-		buf_add(&keys, key, sizeof(key));
 		wire_put_blob(&list, e->hash, HASH_LEN);
 		wire_put_u64(&list, e->mode & 07777);
 		n++;
 	}
+	wire_put_u64(&b, 0); /* the manifest is here */
 	wire_put_u64(&b, n);
 	buf_add(&b, list.buf, list.len);
 	buf_release(&list);
-	int rc = reply_ok(s, &b);
+	rc = reply_ok(s, &b);
 	buf_release(&b);
-	buf_release(&keys);
 	return rc;
 }
 
 /* The manifest has a file with this content and mode. */
 static int wanted(const struct serve *s, const unsigned char *hash, unsigned mode)
 {
-	for (size_t i = 0; i < s->m.nr; i++)
-		if (s->m.v[i].type == ENT_FILE && !memcmp(s->m.v[i].hash, hash, HASH_LEN) &&
-		    store_object_mode(s->m.v[i].mode) == store_object_mode(mode))
-			return 1;
-	return 0;
+	struct obj_key k = { .mode = store_object_mode(mode) };
+	memcpy(k.hash, hash, HASH_LEN);
+	return s->nkeys && bsearch(&k, s->keys, s->nkeys, sizeof(k), cmp_key) != NULL;
 }
 
 /*
@@ -450,6 +548,23 @@ static int op_seal(struct serve *s, struct wire_rd *r)
 	return reply(s, rc);
 }
 
+/* The live release's manifest as the client sent it, for its next delta; only the newest is kept. */
+static void keep_sent(struct serve *s, const char *id)
+{
+	if (!s->sent.len)
+		return;
+	char *dir = xasprintf("%s/sent", local_of(s->t)->root.meta), *path = sent_path(s, id);
+	size_t cap = ZSTD_compressBound(s->sent.len);
+	char *z = xmalloc(cap);
+	size_t zn = ZSTD_compress(z, cap, s->sent.buf, s->sent.len, 3);
+	fs_rm_rf(dir);
+	if (!ZSTD_isError(zn) && fs_mkdir_p(dir, 0700) == 0)
+		fs_write_atomic(path, z, zn, 0600); /* a failure costs the next deploy a whole manifest, no more */
+	free(z);
+	free(dir);
+	free(path);
+}
+
 /* switch, adopt, abort, commit: one id. */
 static int op_id(struct serve *s, struct wire_rd *r, const char *op)
 {
@@ -462,8 +577,8 @@ static int op_id(struct serve *s, struct wire_rd *r, const char *op)
 			rc = s->t->ops->adopt(s->t, id);
 		else if (!strcmp(op, "abort"))
 			rc = s->t->ops->abort(s->t, id);
-		else
-			rc = s->t->ops->commit(s->t, id);
+		else if ((rc = s->t->ops->commit(s->t, id)) == 0)
+			keep_sent(s, id);
 	}
 	free(id);
 	return reply(s, rc);
@@ -558,7 +673,7 @@ static int dispatch(struct serve *s, const struct buf *req)
 	else if (!strcmp(op, "begin"))
 		rc = op_begin(s, &r);
 	else if (!strcmp(op, "missing"))
-		rc = op_missing(s);
+		rc = op_missing(s, &r);
 	else if (!strcmp(op, "put"))
 		rc = op_put(s, &r);
 	else if (!strcmp(op, "stage"))
@@ -607,7 +722,7 @@ static int client_hello(struct serve *s, struct buf *frame)
 
 int serve_agent(int in, int out)
 {
-	struct serve s = { .m = MANIFEST_INIT, .deferred_lines = STRLIST_INIT };
+	struct serve s = { .m = MANIFEST_INIT, .deferred_lines = STRLIST_INIT, .sent = BUF_INIT };
 	struct buf frame = BUF_INIT, hello = BUF_INIT;
 	int rc = 0;
 	signal(SIGPIPE, SIG_IGN);
@@ -647,6 +762,8 @@ out:
 	if (s.t)
 		s.t->ops->close(s.t); /* a deploy left pending is removed by the next lock */
 	manifest_release(&s.m);
+	free(s.keys);
+	buf_release(&s.sent);
 	strlist_clear(&s.deferred_lines);
 	buf_release(&s.kinds);
 	buf_release(&frame);

@@ -43,6 +43,9 @@ struct ssh_target {
 	pthread_mutex_t err_lock;
 	char *spool; /* the client's spool for streamed sources */
 	int create, sudo;
+	struct strlist releases; /* the host's, as state() last said */
+	char *id;                /* the deploy under way */
+	struct buf sent;         /* its manifest's plain encoding, kept for the next delta once it is live */
 };
 
 static struct ssh_target *ssh_of(struct target *t)
@@ -544,6 +547,9 @@ static int ssh_state(struct target *t, struct target_info *out)
 		}
 		char *cur = wire_get_str(&r);
 		out->live_dir = (int)wire_get_u64(&r);
+		strlist_clear(&s->releases);
+		for (size_t i = 0; i < out->releases.nr; i++)
+			strlist_push(&s->releases, out->releases.items[i]);
 		if (r.bad)
 			rc = error("'%s': a malformed answer to 'state'", s->url.host);
 		if (cur && *cur)
@@ -565,6 +571,9 @@ static int ssh_id_op(struct target *t, const char *op, const char *id)
 
 static int ssh_begin(struct target *t, const char *id)
 {
+	struct ssh_target *s = ssh_of(t);
+	free(s->id);
+	s->id = xstrdup(id);
 	return ssh_id_op(t, "begin", id);
 }
 
@@ -616,9 +625,111 @@ static int ssh_abort(struct target *t, const char *id)
 	return ssh_id_op(t, "abort", id);
 }
 
+/* <cache_dir>/last-sent: the id and the manifest (zstd) of the last release we made live there. */
+static char *last_sent_path(const struct ssh_target *s)
+{
+	return path_join(s->t.cache_dir, "last-sent");
+}
+
 static int ssh_commit(struct target *t, const char *id)
 {
-	return ssh_id_op(t, "commit", id);
+	struct ssh_target *s = ssh_of(t);
+	int rc = ssh_id_op(t, "commit", id);
+	if (rc == 0 && s->sent.len) {
+		struct buf f = BUF_INIT;
+		size_t cap = ZSTD_compressBound(s->sent.len);
+		char *z = xmalloc(cap);
+		size_t zn = ZSTD_compress(z, cap, s->sent.buf, s->sent.len, 3);
+		char *path = last_sent_path(s);
+		if (!ZSTD_isError(zn)) {
+			wire_put_str(&f, id);
+			wire_put_blob(&f, z, zn);
+			fs_write_atomic(path, f.buf, f.len, 0600); /* lost: the next deploy sends the whole manifest */
+		}
+		free(path);
+		free(z);
+		buf_release(&f);
+	}
+	return rc;
+}
+
+/*
+ * The manifest of the last release we made live on this host, when the host
+ * still has that release: the base a delta can be sent against. 0 with
+ * *base and *base_plain filled, or -1 (nothing usable; not an error).
+ */
+static int last_sent(struct ssh_target *s, char **base_id, struct buf *base_plain, struct manifest *base)
+{
+	char *path = last_sent_path(s);
+	struct buf f = BUF_INIT;
+	int rc = -1;
+	if (fs_read_file(&f, path, (size_t)1 << 30, 1) != 0)
+		goto out;
+	struct wire_rd r;
+	wire_rd_init(&r, &f);
+	char *id = wire_get_str(&r);
+	size_t zn;
+	const void *z = wire_get_blob(&r, &zn);
+	if (!id || !z || !strlist_has(&s->releases, id)) {
+		free(id);
+		goto out;
+	}
+	if (wire_unzstd(base_plain, z, zn, path) < 0 ||
+	    wire_manifest_decode(base, base_plain->buf, base_plain->len, path, 0) < 0) {
+		free(id);
+		goto out;
+	}
+	*base_id = id;
+	rc = 0;
+out:
+	buf_release(&f);
+	free(path);
+	return rc;
+}
+
+/*
+ * "Which objects does the host lack?": the manifest goes as a change of the
+ * last one we made live there when the host has it (a one-file change is a
+ * few hundred bytes whatever the tree), else whole. The answer lands in *res.
+ */
+static int ask_missing(struct ssh_target *s, const struct manifest *m, struct buf *res)
+{
+	char *base_id = NULL;
+	struct buf base_plain = BUF_INIT, delta = BUF_INIT, b;
+	struct manifest base = MANIFEST_INIT;
+	int rc;
+	buf_reset(&s->sent);
+	wire_manifest_encode(&s->sent, m);
+	if (last_sent(s, &base_id, &base_plain, &base) == 0) {
+		unsigned char hb[HASH_LEN], hn[HASH_LEN];
+		hash_bytes(hb, base_plain.buf, base_plain.len);
+		hash_bytes(hn, s->sent.buf, s->sent.len);
+		wire_manifest_delta(&delta, &base, m);
+		req_init(&b, "missing");
+		wire_put_u64(&b, 1);
+		wire_put_str(&b, base_id);
+		wire_put_blob(&b, hb, HASH_LEN);
+		wire_put_blob(&b, hn, HASH_LEN);
+		rc = wire_send(&s->w, WF_REQ, b.buf, b.len) < 0 || wire_send_stream(&s->w, delta.buf, delta.len) < 0
+			     ? -1
+			     : call(s, NULL, res);
+		buf_release(&b);
+		if (rc < 0 || res->len < 8 || res->buf[7] != 1)
+			goto out; /* answered (or failed) */
+		/* the host no longer has that base as we sent it: whole, then */
+	}
+	req_init(&b, "missing");
+	wire_put_u64(&b, 0);
+	rc = wire_send(&s->w, WF_REQ, b.buf, b.len) < 0 || wire_send_stream(&s->w, s->sent.buf, s->sent.len) < 0
+		     ? -1
+		     : call(s, NULL, res);
+	buf_release(&b);
+out:
+	free(base_id);
+	manifest_release(&base);
+	buf_release(&base_plain);
+	buf_release(&delta);
+	return rc;
 }
 
 static int ssh_check(struct target *t, const struct check_opts *c, const char *id, const char *previous)
@@ -765,15 +876,15 @@ static int ssh_send(struct target *t, struct source *src, const struct send_opts
 
 	/* one round trip: the manifest goes, the objects the host lacks come back */
 	struct buf b, res = BUF_INIT;
-	req_init(&b, "missing");
-	rc = wire_send(&s->w, WF_REQ, b.buf, b.len) < 0 || wire_send_manifest(&s->w, m) < 0 ? -1 : call(s, NULL, &res);
-	buf_release(&b);
+	rc = ask_missing(s, m, &res);
 	if (rc < 0) {
 		buf_release(&res);
 		return rc;
 	}
 	struct wire_rd r;
 	wire_rd_init(&r, &res);
+	if (wire_get_u64(&r) != 0)
+		r.bad = 1;
 	uint64_t n = wire_get_u64(&r);
 	const struct entry **todo = xcalloc(n ? n : 1, sizeof(*todo));
 	size_t k = 0;
@@ -847,6 +958,9 @@ static void ssh_close(struct target *t)
 	if (s->spool)
 		fs_rm_rf(s->spool);
 	free(s->spool);
+	free(s->id);
+	strlist_clear(&s->releases);
+	buf_release(&s->sent);
 	wire_release(&s->w);
 	buf_release(&s->err);
 	pthread_mutex_destroy(&s->err_lock);
@@ -897,6 +1011,7 @@ struct target *target_open_ssh(const char *spec, enum link_mode mode, int flags)
 	s->create = !!(flags & TARGET_CREATE);
 	s->sudo = !!(flags & TARGET_SUDO);
 	buf_init(&s->err, 0);
+	buf_init(&s->sent, 0);
 	pthread_mutex_init(&s->err_lock, NULL);
 	s->t.ops = &ssh_ops;
 	s->t.name = xstrdup(spec);

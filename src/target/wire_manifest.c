@@ -8,41 +8,51 @@
  */
 #include "target/wire_manifest.h"
 #include "util/error.h"
+#include "util/strlist.h"
 #include <zstd.h>
 
 #define CHUNK (1u << 20)
 #define MAX_COMPRESSED ((size_t)512 << 20)
 #define MAX_PLAIN ((size_t)2 << 30)
 
-static void encode(struct buf *b, const struct manifest *m)
+static void encode_entry(struct buf *b, const struct entry *e)
 {
-	wire_put_u64(b, m->nr);
-	for (size_t i = 0; i < m->nr; i++) {
-		const struct entry *e = &m->v[i];
-		wire_put_u64(b, (uint64_t)(unsigned char)e->type);
-		wire_put_u64(b, e->mode & 07777);
-		wire_put_u64(b, e->size);
-		wire_put_blob(b, e->hash, e->type == ENT_FILE ? HASH_LEN : 0);
-		wire_put_str(b, e->path);
-		wire_put_str(b, e->type == ENT_LINK ? e->target : "");
-	}
+	wire_put_u64(b, (uint64_t)(unsigned char)e->type);
+	wire_put_u64(b, e->mode & 07777);
+	wire_put_u64(b, e->type == ENT_FILE ? e->size : 0);
+	wire_put_blob(b, e->hash, e->type == ENT_FILE ? HASH_LEN : 0);
+	wire_put_str(b, e->path);
+	wire_put_str(b, e->type == ENT_LINK ? e->target : "");
 }
 
-int wire_send_manifest(struct wire *w, const struct manifest *m)
+void wire_manifest_encode(struct buf *b, const struct manifest *m)
 {
-	struct buf plain = BUF_INIT;
-	encode(&plain, m);
-	size_t cap = ZSTD_compressBound(plain.len);
+	wire_put_u64(b, m->nr);
+	for (size_t i = 0; i < m->nr; i++)
+		encode_entry(b, &m->v[i]);
+}
+
+int wire_send_stream(struct wire *w, const void *plain, size_t len)
+{
+	size_t cap = ZSTD_compressBound(len);
 	char *z = xmalloc(cap);
-	size_t zn = ZSTD_compress(z, cap, plain.buf, plain.len, 3);
+	size_t zn = ZSTD_compress(z, cap, plain, len, 3);
 	int rc = 0;
 	if (ZSTD_isError(zn))
-		rc = error("cannot compress the manifest for %s: %s", w->peer, ZSTD_getErrorName(zn));
+		rc = error("cannot compress a manifest for %s: %s", w->peer, ZSTD_getErrorName(zn));
 	for (size_t off = 0; !rc && off < zn; off += CHUNK)
 		rc = wire_send(w, WF_DATA, z + off, zn - off < CHUNK ? zn - off : CHUNK);
 	if (!rc)
 		rc = wire_send(w, WF_END, NULL, 0);
 	free(z);
+	return rc;
+}
+
+int wire_send_manifest(struct wire *w, const struct manifest *m)
+{
+	struct buf plain = BUF_INIT;
+	wire_manifest_encode(&plain, m);
+	int rc = wire_send_stream(w, plain.buf, plain.len);
 	buf_release(&plain);
 	return rc;
 }
@@ -96,10 +106,36 @@ out:
 	return rc;
 }
 
-int wire_recv_manifest(struct wire *w, struct manifest *m, const char *what)
+/* Decompress one zstd stream (no size needed: a false one gains nothing) into `out`. */
+int wire_unzstd(struct buf *out, const void *z, size_t zlen, const char *what)
+{
+	ZSTD_DCtx *dz = ZSTD_createDCtx();
+	ZSTD_inBuffer in = { z, zlen, 0 };
+	size_t zr = 1;
+	int bad = 0;
+	while (!bad && (in.pos < in.size || zr)) {
+		if (out->len + CHUNK > MAX_PLAIN) {
+			bad = error("%s: the manifest is over 2 GiB", what);
+			break;
+		}
+		buf_grow(out, CHUNK);
+		ZSTD_outBuffer o = { out->buf + out->len, CHUNK, 0 };
+		zr = ZSTD_decompressStream(dz, &o, &in);
+		if (ZSTD_isError(zr)) {
+			bad = error("%s: the manifest does not decompress: %s", what, ZSTD_getErrorName(zr));
+			break;
+		}
+		buf_setlen(out, out->len + o.pos);
+		if (in.pos == in.size && zr && !o.pos)
+			bad = error("%s: the manifest is cut short", what);
+	}
+	ZSTD_freeDCtx(dz);
+	return bad ? -1 : 0;
+}
+
+int wire_recv_stream(struct wire *w, struct buf *plain, const char *what)
 {
 	struct buf z = BUF_INIT, frame = BUF_INIT;
-	char *plain = NULL;
 	int rc = -1;
 	for (;;) {
 		int type = wire_recv(w, &frame);
@@ -117,54 +153,141 @@ int wire_recv_manifest(struct wire *w, struct manifest *m, const char *what)
 		}
 		buf_add(&z, frame.buf, frame.len);
 	}
-	/* streamed: a sender need not state the size, and a false one gains nothing */
-	struct buf out = BUF_INIT;
-	ZSTD_DCtx *dz = ZSTD_createDCtx();
-	ZSTD_inBuffer in = { z.buf, z.len, 0 };
-	size_t zr = 1;
-	int bad = 0;
-	while (!bad && (in.pos < in.size || zr)) {
-		if (out.len + CHUNK > MAX_PLAIN) {
-			bad = error("%s: the manifest is over 2 GiB", what);
-			break;
-		}
-		buf_grow(&out, CHUNK);
-		ZSTD_outBuffer o = { out.buf + out.len, CHUNK, 0 };
-		zr = ZSTD_decompressStream(dz, &o, &in);
-		if (ZSTD_isError(zr)) {
-			bad = error("%s: the manifest does not decompress: %s", what, ZSTD_getErrorName(zr));
-			break;
-		}
-		buf_setlen(&out, out.len + o.pos);
-		if (in.pos == in.size && zr && !o.pos)
-			bad = error("%s: the manifest is cut short", what);
-	}
-	ZSTD_freeDCtx(dz);
-	if (bad) {
-		buf_release(&out);
-		goto out;
-	}
-	size_t n = out.len;
-	plain = buf_detach(&out, NULL);
-	struct buf view = { .buf = plain, .len = n };
+	rc = wire_unzstd(plain, z.buf, z.len, what);
+out:
+	buf_release(&z);
+	buf_release(&frame);
+	return rc;
+}
+
+/* Entries of a plain encoding into `m`, each checked; `finish` validates the whole. */
+int wire_manifest_decode(struct manifest *m, const void *plain, size_t n, const char *what, int finish)
+{
+	struct buf view = { .buf = (char *)plain, .len = n };
 	struct wire_rd r;
 	wire_rd_init(&r, &view);
 	uint64_t count = wire_get_u64(&r);
-	if (r.bad || count > n / 40 + 1) { /* an entry is at least 48 bytes of fields */
-		error("%s: the manifest claims %llu entries in %zu bytes", what, (unsigned long long)count, n);
-		goto out;
-	}
+	if (r.bad || count > n / 40 + 1) /* an entry is at least 48 bytes of fields */
+		return error("%s: the manifest claims %llu entries in %zu bytes", what, (unsigned long long)count, n);
 	for (uint64_t i = 0; i < count; i++)
 		if (decode_entry(&r, m, what) < 0)
-			goto out;
-	if (r.p != r.end) {
-		error("%s: the manifest has bytes after its last entry", what);
+			return -1;
+	if (r.p != r.end)
+		return error("%s: the manifest has bytes after its last entry", what);
+	return finish ? manifest_finish(m, what) : 0;
+}
+
+int wire_recv_manifest(struct wire *w, struct manifest *m, const char *what)
+{
+	struct buf plain = BUF_INIT;
+	int rc = wire_recv_stream(w, &plain, what);
+	if (!rc)
+		rc = wire_manifest_decode(m, plain.buf, plain.len, what, 1);
+	buf_release(&plain);
+	return rc;
+}
+
+/* Same type, mode, size, content and link target. */
+static int same_entry(const struct entry *a, const struct entry *b)
+{
+	if (a->type != b->type || (a->mode & 07777) != (b->mode & 07777))
+		return 0;
+	if (a->type == ENT_FILE)
+		return a->size == b->size && !memcmp(a->hash, b->hash, HASH_LEN);
+	if (a->type == ENT_LINK)
+		return !strcmp(a->target, b->target);
+	return 1;
+}
+
+void wire_manifest_delta(struct buf *out, const struct manifest *base, const struct manifest *m)
+{
+	struct buf puts = BUF_INIT, dels = BUF_INIT;
+	uint64_t nput = 0, ndel = 0;
+	size_t i = 0, j = 0;
+	while (i < base->nr || j < m->nr) {
+		int c = i == base->nr ? 1 : j == m->nr ? -1 : strcmp(base->v[i].path, m->v[j].path);
+		if (c < 0) {
+			wire_put_str(&dels, base->v[i++].path);
+			ndel++;
+		} else if (c > 0) {
+			encode_entry(&puts, &m->v[j++]);
+			nput++;
+		} else {
+			if (!same_entry(&base->v[i], &m->v[j])) {
+				encode_entry(&puts, &m->v[j]);
+				nput++;
+			}
+			i++, j++;
+		}
+	}
+	wire_put_u64(out, ndel);
+	buf_add(out, dels.buf, dels.len);
+	wire_put_u64(out, nput);
+	buf_add(out, puts.buf, puts.len);
+	buf_release(&puts);
+	buf_release(&dels);
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(((const struct entry *)a)->path, ((const struct entry *)b)->path);
+}
+
+int wire_manifest_apply(struct buf *plain, const struct manifest *base, const void *delta, size_t n,
+			const char *what)
+{
+	struct buf view = { .buf = (char *)delta, .len = n };
+	struct wire_rd r;
+	struct manifest puts = MANIFEST_INIT;
+	struct strlist dels = STRLIST_INIT;
+	int rc = -1;
+	wire_rd_init(&r, &view);
+	uint64_t ndel = wire_get_u64(&r);
+	for (uint64_t i = 0; i < ndel && !r.bad; i++) {
+		char *p = wire_get_str(&r);
+		if (p)
+			strlist_push(&dels, p);
+		free(p);
+	}
+	uint64_t nput = wire_get_u64(&r);
+	if (r.bad || ndel > n || nput > n) {
+		error("%s: a malformed manifest delta", what);
 		goto out;
 	}
-	rc = manifest_finish(m, what);
+	for (uint64_t i = 0; i < nput; i++)
+		if (decode_entry(&r, &puts, what) < 0)
+			goto out;
+	if (r.p != r.end) {
+		error("%s: the manifest delta has bytes after its end", what);
+		goto out;
+	}
+	strlist_sort(&dels);
+	qsort(puts.v, puts.nr, sizeof(*puts.v), cmp_path);
+	/* the merge of the base (sorted) and the changed entries, less what went */
+	struct buf body = BUF_INIT;
+	uint64_t count = 0;
+	size_t i = 0, j = 0;
+	while (i < base->nr || j < puts.nr) {
+		int c = i == base->nr ? 1 : j == puts.nr ? -1 : strcmp(base->v[i].path, puts.v[j].path);
+		if (c < 0) {
+			if (!strlist_has(&dels, base->v[i].path)) {
+				encode_entry(&body, &base->v[i]);
+				count++;
+			}
+			i++;
+		} else {
+			encode_entry(&body, &puts.v[j++]);
+			count++;
+			if (c == 0)
+				i++;
+		}
+	}
+	wire_put_u64(plain, count);
+	buf_add(plain, body.buf, body.len);
+	buf_release(&body);
+	rc = 0;
 out:
-	free(plain);
-	buf_release(&z);
-	buf_release(&frame);
+	manifest_release(&puts);
+	strlist_clear(&dels);
 	return rc;
 }

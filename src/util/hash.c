@@ -108,3 +108,10 @@ int hash_from_hex(unsigned char out[HASH_LEN], const char *hex)
 	}
 	return hex[HASH_HEX] ? -1 : 0;
 }
+
+void hash_bytes(unsigned char out[HASH_LEN], const void *data, size_t len)
+{
+	struct hash_ctx *c = hash_begin();
+	hash_update(c, data, len);
+	hash_end(c, out);
+}

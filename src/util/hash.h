@@ -18,7 +18,8 @@ void hash_update(struct hash_ctx *c, const void *data, size_t len);
 void hash_end(struct hash_ctx *c, unsigned char out[HASH_LEN]); /* frees c */
 
 void hash_to_hex(char out[HASH_HEX + 1], const unsigned char h[HASH_LEN]);
-/* The SHA-256 of a buffer, in hex. */
+/* The SHA-256 of a buffer, raw and in hex. */
+void hash_bytes(unsigned char out[HASH_LEN], const void *data, size_t len);
 void hash_bytes_hex(char out[HASH_HEX + 1], const void *data, size_t len);
 /* Returns 0, or -1 when `hex` is not 64 lowercase hex digits. */
 int hash_from_hex(unsigned char out[HASH_LEN], const char *hex);

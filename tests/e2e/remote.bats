@@ -58,6 +58,38 @@ current_id() { basename "$(readlink "$R/current")"; }
 	[ "$(cutover log --to "$R" --json | grep -o '"outcome":"ok"' | wc -l)" = 2 ]
 }
 
+# Bytes this machine sent to host1 (the machine side of its veth).
+sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
+
+@test "a one-file change to a 20,000-file tree sends the changed file and at most 64 KiB besides" {
+	python3 - "$SRC/tree" <<-'PY'
+	import os, sys
+	root = sys.argv[1]
+	for d in range(200):
+	    os.makedirs("%s/d%03d" % (root, d))
+	    for f in range(100):
+	        with open("%s/d%03d/f%03d.txt" % (root, d, f), "w") as fh:
+	            fh.write("file %d/%d\n" % (d, f) * 3)
+	PY
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	head -c 50000 /dev/urandom > "$SRC/tree/d007/f042.txt"
+	local before after
+	before=$(sent_to_host1)
+	run cutover deploy "$SRC" --to "host1:$R"
+	after=$(sent_to_host1)
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"20002 files"*", 1 new (48.8 KiB)"* ]]
+	echo "sent to the host: $((after - before)) bytes for a 50000-byte file"
+	[ $((after - before)) -le $((50000 + 65536)) ]
+	cmp "$SRC/tree/d007/f042.txt" "$R/current/tree/d007/f042.txt"
+	# a host without the base (the client's record is lost, or another client deployed): the whole manifest, same result
+	rm -rf "$HOME/.cache/cutover" "${XDG_CACHE_HOME:-/nonexistent}/cutover"
+	echo x > "$SRC/tree/d001/f001.txt"
+	cutover deploy "$SRC" --to "host1:$R" > /dev/null
+	cutover verify --to "host1:$R"
+}
+
 @test "an agent binary that is not this client's exact one is replaced, never half used" {
 	cutover deploy "$SRC" --to "host1:$R" > /dev/null
 	local bin
