@@ -6,7 +6,9 @@
 #include <cmocka.h>
 #include <unistd.h>
 #include "target/wire.h"
+#include "target/wire_manifest.h"
 #include "util/error.h"
+#include "util/hash.h"
 
 struct pair {
 	int fd[2];
@@ -128,12 +130,85 @@ static void test_fields_past_the_end_are_bad(void **state)
 	buf_release(&b);
 }
 
+static void add(struct manifest *m, const char *path, char type, const char *content)
+{
+	struct entry *e = manifest_add(m, path, type);
+	e->mode = type == ENT_DIR ? 0755 : 0644;
+	if (type == ENT_FILE) {
+		e->size = strlen(content);
+		hash_bytes(e->hash, content, e->size);
+	} else if (type == ENT_LINK) {
+		e->mode = 0777;
+		e->target = xstrdup(content);
+	}
+}
+
+/* A delta of B against A, applied to A, gives B's own encoding, byte for byte. */
+static void test_manifest_delta_round_trip(void **state)
+{
+	struct manifest a = MANIFEST_INIT, b = MANIFEST_INIT, a2 = MANIFEST_INIT;
+	struct buf plain_a = BUF_INIT, plain_b = BUF_INIT, delta = BUF_INIT, applied = BUF_INIT;
+	add(&a, "index.html", ENT_FILE, "v1");
+	add(&a, "css", ENT_DIR, NULL);
+	add(&a, "css/site.css", ENT_FILE, "body{}");
+	add(&a, "old.txt", ENT_FILE, "gone soon");
+	add(&a, "link", ENT_LINK, "index.html");
+	add(&b, "index.html", ENT_FILE, "v2");           /* changed */
+	add(&b, "css", ENT_DIR, NULL);
+	add(&b, "css/site.css", ENT_FILE, "body{}");     /* same */
+	add(&b, "link", ENT_LINK, "css/site.css");       /* retargeted */
+	add(&b, "new", ENT_DIR, NULL);                   /* added */
+	add(&b, "new/a.js", ENT_FILE, "x");
+	assert_int_equal(manifest_finish(&a, "a"), 0);
+	assert_int_equal(manifest_finish(&b, "b"), 0);
+	wire_manifest_encode(&plain_a, &a);
+	wire_manifest_encode(&plain_b, &b);
+	wire_manifest_delta(&delta, &a, &b);
+	/* one deletion and four entries, not the whole tree */
+	assert_true(delta.len < plain_b.len);
+	assert_int_equal(wire_manifest_decode(&a2, plain_a.buf, plain_a.len, "a", 0), 0);
+	assert_int_equal(wire_manifest_apply(&applied, &a2, delta.buf, delta.len, "delta"), 0);
+	assert_int_equal(applied.len, plain_b.len);
+	assert_memory_equal(applied.buf, plain_b.buf, plain_b.len);
+	/* a delta cut short is refused */
+	buf_reset(&applied);
+	assert_int_equal(wire_manifest_apply(&applied, &a2, delta.buf, delta.len - 3, "delta"), -1);
+	manifest_release(&a);
+	manifest_release(&b);
+	manifest_release(&a2);
+	buf_release(&plain_a);
+	buf_release(&plain_b);
+	buf_release(&delta);
+	buf_release(&applied);
+}
+
+/* Hostile manifests: every entry is checked. */
+static void test_manifest_decode_refuses_hostile_entries(void **state)
+{
+	struct manifest m = MANIFEST_INIT, bad = MANIFEST_INIT;
+	struct buf plain = BUF_INIT;
+	add(&bad, "../escape", ENT_FILE, "x");
+	wire_manifest_encode(&plain, &bad);
+	assert_int_equal(wire_manifest_decode(&m, plain.buf, plain.len, "hostile", 1), -1);
+	manifest_release(&m);
+	m = (struct manifest)MANIFEST_INIT;
+	buf_reset(&plain);
+	/* a count far beyond what the bytes can hold */
+	wire_put_u64(&plain, 1000000);
+	assert_int_equal(wire_manifest_decode(&m, plain.buf, plain.len, "hostile", 1), -1);
+	manifest_release(&m);
+	manifest_release(&bad);
+	buf_release(&plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_and_fields_round_trip),
 		cmocka_unit_test(test_hostile_frames_end_the_session),
 		cmocka_unit_test(test_fields_past_the_end_are_bad),
+		cmocka_unit_test(test_manifest_delta_round_trip),
+		cmocka_unit_test(test_manifest_decode_refuses_hostile_entries),
 	};
 	return cmocka_run_group_tests_name("wire", tests, NULL, NULL);
 }
