@@ -9,7 +9,7 @@ build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-d
 # gcc -static; kmod so the kernel can load the overlay module it mounts.
 # chromium, nodejs and npm: the real-browser test (tests/e2e/proxy_browser.bats,
 # whose setup installs its npm packages). sudo: the remote --sudo test.
-test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod chromium nodejs sudo"
+test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod chromium nodejs sudo time"
 bench="$test rsync hyperfine time"
 case $profile in
 build) want=$build ;;

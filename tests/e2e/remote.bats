@@ -90,6 +90,30 @@ sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
 	cutover verify --to "host1:$R"
 }
 
+@test "memory stays bounded on both sides with a 2 GiB file in the tree" {
+	truncate -s 2G "$SRC/big.img" # sparse: reads as 2 GiB of zeros, costs no disk here
+	printf 'end' >> "$SRC/big.img"
+	# the agent's peak, read from /proc while it runs (it is a process of host1's namespace)
+	( peak=0
+	while [ ! -e "$T/stop" ]; do
+		for p in $(ip netns pids "$(host_ns host1)"); do
+			{ tr '\0' ' ' < "/proc/$p/cmdline"; } 2> /dev/null | grep -q ' agent *$' || continue
+			kb=$(awk '/VmHWM/ { print $2 }' "/proc/$p/status" 2> /dev/null)
+			[ -n "$kb" ] && [ "$kb" -gt "$peak" ] && peak=$kb && echo "$peak" > "$T/agent.kb"
+		done
+		sleep 0.05
+	done ) &
+	local watcher=$!
+	/usr/bin/time -f '%M' -o "$T/client.kb" "$CUTOVER" deploy "$SRC" --to "host1:$R"
+	touch "$T/stop"
+	wait "$watcher"
+	echo "client peak: $(cat "$T/client.kb") KiB, agent peak: $(cat "$T/agent.kb") KiB"
+	[ "$(cat "$T/client.kb")" -lt 65536 ]
+	[ "$(cat "$T/agent.kb")" -lt 65536 ]
+	[ "$(stat -c %s "$R/current/big.img")" = $((2 * 1024 * 1024 * 1024 + 3)) ]
+	[ "$(tail -c 3 "$R/current/big.img")" = end ]
+}
+
 @test "an agent binary that is not this client's exact one is replaced, never half used" {
 	cutover deploy "$SRC" --to "host1:$R" > /dev/null
 	local bin
