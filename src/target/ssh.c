@@ -788,13 +788,35 @@ static int ssh_prune(struct target *t, int keep, struct strlist *removed, int64_
 
 /* ---- sending a source ---- */
 
-static const struct entry *find_object(const struct manifest *m, const unsigned char *hash, unsigned mode)
+/* The files of a manifest sorted by object (content, then stored mode), to find what the host asks for. */
+static int cmp_object(const void *a, const void *b)
 {
+	const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+	int c = memcmp(x->hash, y->hash, HASH_LEN);
+	if (c)
+		return c;
+	unsigned mx = store_object_mode(x->mode), my = store_object_mode(y->mode);
+	return (mx > my) - (mx < my);
+}
+
+static const struct entry **index_objects(const struct manifest *m, size_t *n)
+{
+	const struct entry **v = xcalloc(m->nr ? m->nr : 1, sizeof(*v));
+	*n = 0;
 	for (size_t i = 0; i < m->nr; i++)
-		if (m->v[i].type == ENT_FILE && !memcmp(m->v[i].hash, hash, HASH_LEN) &&
-		    store_object_mode(m->v[i].mode) == store_object_mode(mode))
-			return &m->v[i];
-	return NULL;
+		if (m->v[i].type == ENT_FILE)
+			v[(*n)++] = &m->v[i];
+	qsort(v, *n, sizeof(*v), cmp_object);
+	return v;
+}
+
+static const struct entry *find_object(const struct entry **index, size_t n, const unsigned char *hash, unsigned mode)
+{
+	struct entry key = { .mode = mode };
+	const struct entry *k = &key;
+	memcpy(key.hash, hash, HASH_LEN);
+	const struct entry **hit = n ? bsearch(&k, index, n, sizeof(*index), cmp_object) : NULL;
+	return hit ? *hit : NULL;
 }
 
 /* One object: its bytes zstd-compressed in DATA frames, then END with hash, mode and size. */
@@ -886,13 +908,17 @@ static int ssh_send(struct target *t, struct source *src, const struct send_opts
 	if (wire_get_u64(&r) != 0)
 		r.bad = 1;
 	uint64_t n = wire_get_u64(&r);
-	const struct entry **todo = xcalloc(n ? n : 1, sizeof(*todo));
+	size_t nindex;
+	const struct entry **index = index_objects(m, &nindex);
+	const struct entry **todo = xcalloc(n && n <= nindex ? n : 1, sizeof(*todo));
 	size_t k = 0;
+	if (n > nindex)
+		r.bad = 1;
 	for (uint64_t i = 0; i < n && !r.bad; i++) {
 		size_t hl;
 		const unsigned char *h = wire_get_blob(&r, &hl);
 		unsigned mode = (unsigned)wire_get_u64(&r);
-		const struct entry *e = h && hl == HASH_LEN ? find_object(m, h, mode) : NULL;
+		const struct entry *e = h && hl == HASH_LEN ? find_object(index, nindex, h, mode) : NULL;
 		if (!e) {
 			r.bad = 1;
 			break;
@@ -900,6 +926,7 @@ static int ssh_send(struct target *t, struct source *src, const struct send_opts
 		todo[k++] = e;
 	}
 	buf_release(&res);
+	free(index);
 	if (r.bad) {
 		free(todo);
 		return error("'%s': a malformed answer to 'missing'", s->url.host);
