@@ -565,26 +565,32 @@ static int key_from_name(struct obj_key *k, const char *dir, const char *name)
 	return 0;
 }
 
+/* Add the objects of manifest `id` in `dir` to the keep list: 0, or -1 when it cannot be read. */
+static int keep_objects_of(struct obj_key **keep, size_t *nkeep, size_t *alloc, const char *dir, const char *id)
+{
+	struct manifest m = MANIFEST_INIT;
+	int rc = manifest_read(&m, dir, id);
+	for (size_t j = 0; rc == 0 && j < m.nr; j++) {
+		if (m.v[j].type != ENT_FILE)
+			continue;
+		ALLOC_GROW(*keep, *nkeep + 1, *alloc);
+		memcpy((*keep)[*nkeep].hash, m.v[j].hash, HASH_LEN);
+		(*keep)[(*nkeep)++].mode = m.v[j].mode & 0777;
+	}
+	manifest_release(&m);
+	return rc;
+}
+
 int64_t store_gc(struct store *s, const struct strlist *keep_ids)
 {
 	struct obj_key *keep = NULL;
 	size_t nkeep = 0, alloc = 0;
 	for (size_t i = 0; i < keep_ids->nr; i++) {
-		struct manifest m = MANIFEST_INIT;
-		if (manifest_read(&m, s->root->manifests, keep_ids->items[i]) < 0) {
-			manifest_release(&m);
+		if (keep_objects_of(&keep, &nkeep, &alloc, s->root->manifests, keep_ids->items[i]) < 0) {
 			free(keep);
 			return error("not removing any object: the manifest of '%s' cannot be read",
 				     keep_ids->items[i]);
 		}
-		for (size_t j = 0; j < m.nr; j++) {
-			if (m.v[j].type != ENT_FILE)
-				continue;
-			ALLOC_GROW(keep, nkeep + 1, alloc);
-			memcpy(keep[nkeep].hash, m.v[j].hash, HASH_LEN);
-			keep[nkeep++].mode = m.v[j].mode & 0777;
-		}
-		manifest_release(&m);
 	}
 	/* and what uploads cut off half way kept for their retry (partial releases) */
 	DIR *pd = opendir(s->root->partial);
@@ -594,24 +600,14 @@ int64_t store_gc(struct store *s, const struct strlist *keep_ids)
 		if (len <= ext || strcmp(pe->d_name + len - ext, MANIFEST_TREE_EXT))
 			continue;
 		char *id = xstrndup(pe->d_name, len - ext);
-		struct manifest m = MANIFEST_INIT;
-		int ok = manifest_read(&m, s->root->partial, id) == 0;
+		int ok = keep_objects_of(&keep, &nkeep, &alloc, s->root->partial, id) == 0;
 		free(id);
 		if (!ok) {
-			manifest_release(&m);
 			closedir(pd);
 			free(keep);
 			return error("not removing any object: the partial manifest '%s/%s' cannot be read",
 				     s->root->partial, pe->d_name);
 		}
-		for (size_t j = 0; j < m.nr; j++) {
-			if (m.v[j].type != ENT_FILE)
-				continue;
-			ALLOC_GROW(keep, nkeep + 1, alloc);
-			memcpy(keep[nkeep].hash, m.v[j].hash, HASH_LEN);
-			keep[nkeep++].mode = m.v[j].mode & 0777;
-		}
-		manifest_release(&m);
 	}
 	if (pd)
 		closedir(pd);

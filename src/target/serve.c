@@ -114,21 +114,6 @@ static int reply(struct serve *s, int rc)
 	return rc < 0 ? reply_fail(s, rc) : reply_ok(s, NULL);
 }
 
-static void get_list(struct wire_rd *r, struct strlist *out)
-{
-	uint64_t n = wire_get_u64(r);
-	if (n > 100000) {
-		r->bad = 1;
-		return;
-	}
-	for (uint64_t i = 0; i < n && !r->bad; i++) {
-		char *v = wire_get_str(r);
-		if (v)
-			strlist_push(out, v);
-		free(v);
-	}
-}
-
 /* A release id from the client, checked: "" allowed only when `may_be_empty` (then NULL). */
 static int get_id(struct wire_rd *r, char **id, int may_be_empty)
 {
@@ -190,9 +175,7 @@ static int op_state(struct serve *s)
 		return reply_fail(s, rc);
 	}
 	struct buf b = BUF_INIT;
-	wire_put_u64(&b, info.releases.nr);
-	for (size_t i = 0; i < info.releases.nr; i++)
-		wire_put_str(&b, info.releases.items[i]);
+	wire_put_list(&b, &info.releases);
 	wire_put_str(&b, info.current ? info.current : "");
 	wire_put_u64(&b, (uint64_t)info.live_dir);
 	rc = reply_ok(s, &b);
@@ -489,8 +472,8 @@ static int op_stage(struct serve *s, struct wire_rd *r)
 	struct strlist shared = STRLIST_INIT, writable = STRLIST_INIT;
 	char *id;
 	int rc = get_id(r, &id, 0);
-	get_list(r, &shared);
-	get_list(r, &writable);
+	wire_get_list(r, &shared, 10000);
+	wire_get_list(r, &writable, 10000);
 	if (!rc && r->bad)
 		rc = error("a request from the client is cut short");
 	if (!rc && !s->have_manifest)
@@ -516,7 +499,7 @@ static int op_hooks(struct serve *s, struct wire_rd *r)
 {
 	struct strlist cmds = STRLIST_INIT;
 	char *phase = wire_get_str(r), *id = NULL, *prev = NULL;
-	get_list(r, &cmds);
+	wire_get_list(r, &cmds, 10000);
 	int rc = get_id(r, &id, 0);
 	if (!rc)
 		rc = get_id(r, &prev, 1);
@@ -644,9 +627,7 @@ static int op_prune(struct serve *s, struct wire_rd *r)
 		return reply_fail(s, rc);
 	}
 	struct buf b = BUF_INIT;
-	wire_put_u64(&b, removed.nr);
-	for (size_t i = 0; i < removed.nr; i++)
-		wire_put_str(&b, removed.items[i]);
+	wire_put_list(&b, &removed);
 	wire_put_u64(&b, (uint64_t)freed);
 	rc = reply_ok(s, &b);
 	buf_release(&b);

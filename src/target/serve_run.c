@@ -72,14 +72,8 @@ static int relay(struct wire *w, int out_fd, int err_fd)
 int serve_run(struct wire *w, struct target *t, struct wire_rd *r)
 {
 	struct strlist argv = STRLIST_INIT;
-	uint64_t n = wire_get_u64(r);
-	for (uint64_t i = 0; i < n && i < 64 && !r->bad; i++) {
-		char *a = wire_get_str(r);
-		if (a)
-			strlist_push(&argv, a);
-		free(a);
-	}
-	if (r->bad || n > 64 || !argv.nr) {
+	wire_get_list(r, &argv, 64);
+	if (r->bad || !argv.nr) {
 		strlist_clear(&argv);
 		return fail(w, "a malformed run request from the client");
 	}

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -513,13 +514,6 @@ static int call_simple(struct ssh_target *s, struct buf *req)
 	return rc;
 }
 
-static void put_list(struct buf *b, const struct strlist *l)
-{
-	wire_put_u64(b, l ? l->nr : 0);
-	for (size_t i = 0; l && i < l->nr; i++)
-		wire_put_str(b, l->items[i]);
-}
-
 static int ssh_lock(struct target *t, long wait_ms)
 {
 	struct buf b;
@@ -538,13 +532,7 @@ static int ssh_state(struct target *t, struct target_info *out)
 	if (rc == 0) {
 		struct wire_rd r;
 		wire_rd_init(&r, &res);
-		uint64_t n = wire_get_u64(&r);
-		for (uint64_t i = 0; i < n && !r.bad; i++) {
-			char *id = wire_get_str(&r);
-			if (id)
-				strlist_push(&out->releases, id);
-			free(id);
-		}
+		wire_get_list(&r, &out->releases, SIZE_MAX);
 		char *cur = wire_get_str(&r);
 		out->live_dir = (int)wire_get_u64(&r);
 		strlist_clear(&s->releases);
@@ -582,8 +570,8 @@ static int ssh_stage(struct target *t, const char *id, struct manifest *m, const
 	struct buf b;
 	req_init(&b, "stage");
 	wire_put_str(&b, id);
-	put_list(&b, o->shared);
-	put_list(&b, o->writable);
+	wire_put_list(&b, o->shared);
+	wire_put_list(&b, o->writable);
 	return call_simple(ssh_of(t), &b);
 }
 
@@ -595,7 +583,7 @@ static int ssh_hooks(struct target *t, const char *phase, const struct strlist *
 	struct buf b;
 	req_init(&b, "hooks");
 	wire_put_str(&b, phase);
-	put_list(&b, cmds);
+	wire_put_list(&b, cmds);
 	wire_put_str(&b, id);
 	wire_put_str(&b, previous ? previous : "");
 	return call_simple(ssh_of(t), &b);
@@ -771,13 +759,7 @@ static int ssh_prune(struct target *t, int keep, struct strlist *removed, int64_
 	if (rc == 0) {
 		struct wire_rd r;
 		wire_rd_init(&r, &res);
-		uint64_t n = wire_get_u64(&r);
-		for (uint64_t i = 0; i < n && !r.bad; i++) {
-			char *id = wire_get_str(&r);
-			if (id)
-				strlist_push(removed, id);
-			free(id);
-		}
+		wire_get_list(&r, removed, SIZE_MAX);
 		*freed = (int64_t)wire_get_u64(&r);
 		if (r.bad)
 			rc = error("'%s': a malformed answer to 'prune'", s->url.host);
@@ -1071,7 +1053,7 @@ int target_run_remote(const char *spec, const struct strlist *argv, int flags)
 	struct ssh_target *s = ssh_of(t);
 	struct buf b, res = BUF_INIT;
 	req_init(&b, "run");
-	put_list(&b, argv);
+	wire_put_list(&b, argv);
 	int rc = call(s, &b, &res);
 	buf_release(&b);
 	if (rc == 0) {

@@ -1,6 +1,7 @@
 /* The agent protocol's frames and fields: see wire.h. */
 #include "target/wire.h"
 #include "util/error.h"
+#include "util/strlist.h"
 #include <errno.h>
 #include <unistd.h>
 
@@ -182,4 +183,26 @@ char *wire_get_str(struct wire_rd *r)
 		return NULL;
 	}
 	return xstrndup(p, n);
+}
+
+void wire_put_list(struct buf *b, const struct strlist *l)
+{
+	wire_put_u64(b, l ? l->nr : 0);
+	for (size_t i = 0; l && i < l->nr; i++)
+		wire_put_str(b, l->items[i]);
+}
+
+void wire_get_list(struct wire_rd *r, struct strlist *out, size_t max)
+{
+	uint64_t n = wire_get_u64(r);
+	if (n > max) {
+		r->bad = 1;
+		return;
+	}
+	for (uint64_t i = 0; i < n && !r->bad; i++) {
+		char *v = wire_get_str(r);
+		if (v)
+			strlist_push(out, v);
+		free(v);
+	}
 }

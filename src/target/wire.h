@@ -59,6 +59,10 @@ void wire_put_u64(struct buf *b, uint64_t v);
 void wire_put_str(struct buf *b, const char *s);
 void wire_put_blob(struct buf *b, const void *p, size_t len);
 
+struct strlist;
+/* A list of strings: its count, then each. */
+void wire_put_list(struct buf *b, const struct strlist *l);
+
 /* Field decoding: a cursor over a received payload. */
 struct wire_rd {
 	const unsigned char *p, *end;
@@ -70,5 +74,7 @@ uint64_t wire_get_u64(struct wire_rd *r);
 char *wire_get_str(struct wire_rd *r);
 /* A blob: pointer into the payload, length in *len; NULL when bad. */
 const void *wire_get_blob(struct wire_rd *r, size_t *len);
+/* A list of strings appended to `out`; more than `max` of them is bad. */
+void wire_get_list(struct wire_rd *r, struct strlist *out, size_t max);
 
 #endif
