@@ -314,7 +314,7 @@ static int send_binary(struct ssh_target *s, const struct self_exe *x)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return error_errno("cannot send the cutover binary to '%s'", s->url.host);
+			return -1; /* errno set; the caller says what the host said */
 		off += (size_t)n;
 	}
 	return 0;
@@ -364,8 +364,17 @@ static int connect_agent(struct ssh_target *s)
 	}
 	if (!strcmp(line.buf, "CUTOVER-SEND")) {
 		note("%s: installing cutover %s in %s/.cutover/bin", s->url.host, CUTOVER_VERSION, s->url.path);
-		if (send_binary(s, &x) < 0)
+		if (send_binary(s, &x) < 0) {
+			/* the host stopped reading: what did it say (no space, a read-only file system)? */
+			int err = errno;
+			close(s->to_fd);
+			s->to_fd = -1;
+			ssh_wait(s, 1);
+			const char *said = ssh_said(s);
+			rc = error("'%s': cutover could not be installed in %s/.cutover/bin: %s", s->url.host, s->url.path,
+				   *said ? said : strerror(err));
 			goto out;
+		}
 		if (read_line(s->from_fd, &line) <= 0) {
 			rc = boot_failed(s, &junk);
 			goto out;

@@ -264,6 +264,34 @@ sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
 	[ ! -e "$R/current" ]
 }
 
+@test "no space left on the host: the error names the host and the cause, nothing is switched" {
+	# a small file system in host1's own mount namespace (gone with its sshd)
+	local small=$T/small live
+	mkdir "$small"
+	hssh host1 "mount -t tmpfs -o size=4m cutover-test-small $small"
+	# even the agent does not fit: said as such
+	run cutover init "host1:$small/site"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"'host1': cutover could not be installed in $small/site/.cutover/bin: "*"No space left on device"* ]]
+	hssh host1 "umount $small; mount -t tmpfs -o size=16m cutover-test-small $small"
+	cutover init "host1:$small/site" > /dev/null
+	cutover deploy "$SRC" --to "host1:$small/site" > /dev/null
+	live=$(hssh host1 readlink "$small/site/current")
+	head -c 12000000 /dev/urandom > "$SRC/big.bin"
+	run cutover deploy "$SRC" --to "host1:$small/site"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"host1: "*"No space left on device"* ]]
+	[[ $output == *"nothing changed"* ]]
+	[ "$(hssh host1 readlink "$small/site/current")" = "$live" ]
+	rm "$SRC/big.bin"
+	echo v2 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "host1:$small/site" > /dev/null
+	[ "$(hssh host1 cat "$small/site/current/index.html")" = v2 ]
+	cutover verify --to "host1:$small/site"
+}
+
 @test "the connection cut mid-upload leaves the host as it was and unlocked; the next deploy goes through" {
 	cutover deploy "$SRC" --to "host1:$R" > /dev/null
 	local before
