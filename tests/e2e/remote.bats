@@ -255,6 +255,15 @@ sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
 	echo "$output"
 	[ "$status" -eq 1 ]
 	[[ $output == *"cannot reach 'host1'"*"Permission denied"* ]]
+	# the host's key changed (a reinstalled host, or a man in the middle): refused, never accepted
+	host_kill_sshd host1
+	rm -f "$HOSTS_DIR/hosts/host1/ssh_host_ed25519_key" "$HOSTS_DIR/hosts/host1/ssh_host_ed25519_key.pub"
+	ssh-keygen -q -t ed25519 -N '' -f "$HOSTS_DIR/hosts/host1/ssh_host_ed25519_key"
+	host_start_sshd host1
+	run cutover deploy "$SRC" --to "host1:$R"
+	echo "$output"
+	[ "$status" -eq 1 ]
+	[[ $output == *"cannot reach 'host1': Host key verification failed."* ]]
 	run cutover deploy "$SRC" --to "host1:relative/path"
 	[ "$status" -eq 1 ]
 	[[ $output == *"must be absolute"* ]]
