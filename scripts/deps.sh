@@ -10,7 +10,10 @@ build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-d
 # chromium, nodejs and npm: the real-browser test (tests/e2e/proxy_browser.bats,
 # whose setup installs its npm packages).
 test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod chromium nodejs"
-bench="$test rsync hyperfine time"
+# bench: rsync and capistrano (with its ruby) are what the benchmarks compare
+# with (bench/release-bench.sh, bench/remote-bench.sh); time measures peak
+# memory (GNU time -f %M).
+bench="$test rsync hyperfine time ruby capistrano"
 case $profile in
 build) want=$build ;;
 demo) want="$build curl" ;;
