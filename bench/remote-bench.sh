@@ -132,7 +132,7 @@ root_one=$work/root-one       # the cutover root of the one-file deploys
 cap_root=$work/cap            # Capistrano's deploy_to
 git_repo=$work/repo.git
 git_src=(git --git-dir="$git_repo" --work-tree="$src" -c core.bare=false
-	-c user.name=bench -c user.email=bench@localhost)
+	-c user.name=bench -c user.email=bench@localhost -c gc.auto=0)
 export XDG_CACHE_HOME=$work/cache # cutover's client stat caches
 export BENCH_AGENT_RSS=$work/agent-rss
 declare -A WALL SENT RECV RSS ARSS
