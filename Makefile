@@ -57,6 +57,11 @@ bench-proxy:
 	@$(MAKE) --no-print-directory cutover
 	@bench/proxy-bench.sh
 
+bench-remote:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory cutover
+	@bench/remote-bench.sh
+
 man: docs/cutover.1
 
 docs/cutover.1: docs/cutover.1.scd
@@ -65,5 +70,5 @@ docs/cutover.1: docs/cutover.1.scd
 clean:
 	rm -rf build cutover
 
-.PHONY: all deps unit test demo bench bench-proxy man clean
+.PHONY: all deps unit test demo bench bench-proxy bench-remote man clean
 -include $(OBJ:.o=.d)

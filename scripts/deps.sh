@@ -8,9 +8,12 @@ build="gcc make pkg-config scdoc libarchive-dev libzstd-dev libssl-dev libyaml-d
 # file with) builds the bare test host (scripts/bare-host.sh); libc6-dev for
 # gcc -static; kmod so the kernel can load the overlay module it mounts.
 # chromium, nodejs and npm: the real-browser test (tests/e2e/proxy_browser.bats,
-# whose setup installs its npm packages). sudo: the remote --sudo test.
+# whose setup installs its npm packages). sudo: the remote --sudo test; time:
+# peak memory (GNU time -f %M) in the remote tests and the benchmarks.
 test="$build libcmocka-dev bats curl nginx apache2 php-fpm haproxy wrk openssh-server openssh-client iproute2 procps psmisc python3 zip xz-utils util-linux systemd strace debootstrap debian-archive-keyring gpgv libc6-dev kmod chromium nodejs sudo time"
-bench="$test rsync hyperfine time"
+# bench: rsync and capistrano (with its ruby) are what the benchmarks compare
+# with (bench/release-bench.sh, bench/remote-bench.sh).
+bench="$test rsync hyperfine ruby capistrano"
 case $profile in
 build) want=$build ;;
 demo) want="$build curl" ;;
