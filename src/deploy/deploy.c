@@ -10,6 +10,8 @@
 #include "source/source.h"
 #include "source/statcache.h"
 #include "target/target.h"
+#include "target/ssh.h"
+#include "target/url.h"
 #include "util/error.h"
 #include "util/format.h"
 #include "util/fs.h"
@@ -30,7 +32,68 @@ struct run {
 	int64_t start_ms;
 	int begun;
 	int sent; /* the source was read whole: the stat cache holds true hashes */
+	/* a remote target: the source is read on a thread while the connection is made */
+	pthread_t reader;
+	int reading, read_rc;
+	char *spool;
+	struct send_stats read;
 };
+
+static void *read_source(void *arg)
+{
+	struct run *x = arg;
+	struct source_opts so = { .exclude = &x->o->exclude, .spool_dir = x->spool, .stat_cache = x->stat_cache };
+	struct source_stats ss = { 0 };
+	int spooled;
+	x->read_rc = source_read(&x->src, &x->m, &so, &ss, &spooled);
+	x->read.files = ss.files;
+	x->read.bytes = ss.bytes;
+	x->read.hashed_files = ss.hashed_files;
+	x->read.hashed_bytes = ss.hashed_bytes;
+	return NULL;
+}
+
+/*
+ * For a remote root the source's manifest does not depend on the host: read
+ * it (hash what the stat cache does not vouch for) while ssh connects, the
+ * agent starts and the lock is taken. Returns 0 (started, or not needed), -1.
+ */
+static int read_ahead(struct run *x)
+{
+	if (!target_url_is_remote(x->o->root))
+		return 0;
+	char *cache = target_ssh_cache_dir(x->o->root);
+	if (!cache)
+		return -1;
+	if (x->src.kind == SOURCE_DIR) {
+		char hex[HASH_HEX + 1];
+		hash_bytes_hex(hex, x->src.path, strlen(x->src.path));
+		x->stat_cache = xasprintf("%s/source-%.16s.stat", cache, hex);
+	}
+	free(cache);
+	const char *tmp = getenv("TMPDIR");
+	x->spool = xasprintf("%s/cutover-spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(x->spool)) {
+		error_errno("cannot create '%s'", x->spool);
+		free(x->spool);
+		x->spool = NULL;
+		return -1;
+	}
+	x->reading = pthread_create(&x->reader, NULL, read_source, x) == 0;
+	if (!x->reading)
+		read_source(x);
+	return 0;
+}
+
+/* The source read ahead: 0 when it is read (or was never read ahead), -1 when it failed. */
+static int read_ahead_wait(struct run *x)
+{
+	if (x->reading) {
+		pthread_join(x->reader, NULL);
+		x->reading = 0;
+	}
+	return x->spool ? x->read_rc : 0;
+}
 
 /* The stat cache of a directory source, kept by the client in the target's cache dir. */
 static char *stat_cache_path(const struct target *t, const char *dir)
@@ -84,14 +147,16 @@ static int build_release(struct run *x)
 		return -1;
 	if (x->info.live_dir && !o->adopt)
 		return target_live_dir_error(t);
+	if (read_ahead_wait(x) < 0)
+		return -1;
 	const char *label = o->label ? o->label : x->src.label;
 	x->id = release_id_make(&x->info.releases, time(NULL), label);
 	if (t->ops->begin(t, x->id) < 0)
 		return -1;
 	x->begun = 1;
-	if (x->src.kind == SOURCE_DIR)
+	if (x->src.kind == SOURCE_DIR && !x->stat_cache)
 		x->stat_cache = stat_cache_path(t, x->src.path);
-	struct send_opts so = { &o->exclude, x->stat_cache, &o->shared, &o->writable };
+	struct send_opts so = { &o->exclude, x->stat_cache, &o->shared, &o->writable, x->spool ? &x->read : NULL };
 	if (t->ops->send(t, &x->src, &so, &x->m, &x->st) < 0)
 		return -1;
 	x->sent = 1;
@@ -157,6 +222,10 @@ int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
 	if (source_open(&x.src, o->source) < 0) {
 		source_release(&x.src);
 		return -1;
+	}
+	if (read_ahead(&x) < 0) {
+		rc = -1;
+		goto out;
 	}
 	x.t = target_open(o->root, o->link_mode, o->sudo);
 	if (!x.t) {
@@ -235,7 +304,12 @@ int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
 		res->seconds = (double)(time_now_ms() - x.start_ms) / 1000;
 	}
 out:
+	read_ahead_wait(&x);
 	cache_save_wait(&cs);
+	if (x.spool) {
+		fs_rm_rf(x.spool);
+		free(x.spool);
+	}
 	if (x.t)
 		x.t->ops->close(x.t);
 	manifest_release(&x.m);

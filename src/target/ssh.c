@@ -867,7 +867,7 @@ static int ssh_send(struct target *t, struct source *src, const struct send_opts
 	struct ssh_target *s = ssh_of(t);
 	struct source_stats ss = { 0 };
 	int spooled, rc;
-	if (!s->spool) {
+	if (!s->spool && !o->read) {
 		const char *tmp = getenv("TMPDIR");
 		s->spool = xasprintf("%s/cutover-spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 		if (!mkdtemp(s->spool)) {
@@ -877,14 +877,18 @@ static int ssh_send(struct target *t, struct source *src, const struct send_opts
 			return -1;
 		}
 	}
-	struct source_opts so = { .exclude = o->exclude, .spool_dir = s->spool, .stat_cache = o->stat_cache };
-	rc = source_read(src, m, &so, &ss, &spooled);
-	st->files = ss.files;
-	st->bytes = ss.bytes;
-	st->hashed_files = ss.hashed_files;
-	st->hashed_bytes = ss.hashed_bytes;
-	if (rc < 0)
-		return -1;
+	if (o->read) {
+		*st = *o->read; /* the plan read the source while we connected */
+	} else {
+		struct source_opts so = { .exclude = o->exclude, .spool_dir = s->spool, .stat_cache = o->stat_cache };
+		rc = source_read(src, m, &so, &ss, &spooled);
+		st->files = ss.files;
+		st->bytes = ss.bytes;
+		st->hashed_files = ss.hashed_files;
+		st->hashed_bytes = ss.hashed_bytes;
+		if (rc < 0)
+			return -1;
+	}
 	crashpoint("read");
 
 	/* one round trip: the manifest goes, the objects the host lacks come back */
@@ -1019,6 +1023,16 @@ static char *client_cache_dir(const char *spec, const char *host)
 		free(dir);
 		return NULL;
 	}
+	return dir;
+}
+
+char *target_ssh_cache_dir(const char *spec)
+{
+	struct target_url u;
+	if (target_url_parse(&u, spec) < 0)
+		return NULL;
+	char *dir = client_cache_dir(spec, u.host);
+	target_url_release(&u);
 	return dir;
 }
 

@@ -18,6 +18,9 @@ struct target *target_open_ssh(const char *spec, enum link_mode mode, int flags)
  * --to); its output appears here as there. Returns its exit status, or -1
  * when the host could not be reached (reported).
  */
+/* The directory where the client keeps what it learnt for this remote root (made if missing), or NULL. */
+char *target_ssh_cache_dir(const char *spec);
+
 int target_run_remote(const char *spec, const struct strlist *argv, int flags);
 
 #endif

@@ -45,6 +45,9 @@ struct send_opts {
 	const struct strlist *exclude;
 	const char *stat_cache; /* file, or NULL: hash every file */
 	const struct strlist *shared, *writable;
+	/* set: the plan has read the source into the manifest already (while the
+	 * connection to a remote target was made); these are its counters */
+	const struct send_stats *read;
 };
 struct send_stats {
 	uint64_t files, bytes;         /* regular files in the release */

@@ -98,11 +98,15 @@ sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
 	while [ ! -e "$T/stop" ]; do
 		for p in $(ip netns pids "$(host_ns host1)"); do
 			{ tr '\0' ' ' < "/proc/$p/cmdline"; } 2> /dev/null | grep -q ' agent *$' || continue
-			kb=$(awk '/VmHWM/ { print $2 }' "/proc/$p/status" 2> /dev/null)
-			[ -n "$kb" ] && [ "$kb" -gt "$peak" ] && peak=$kb && echo "$peak" > "$T/agent.kb"
+			kb=$(awk '/^VmHWM/ { print $2; exit }' "/proc/$p/status" 2> /dev/null) || kb=
+			if [[ $kb =~ ^[0-9]+$ ]] && [ "$kb" -gt "$peak" ]; then
+				peak=$kb
+				echo "$peak" > "$T/agent.kb"
+			fi
 		done
 		sleep 0.05
-	done ) &
+	done
+	exit 0 ) &
 	local watcher=$!
 	/usr/bin/time -f '%M' -o "$T/client.kb" "$CUTOVER" deploy "$SRC" --to "host1:$R"
 	touch "$T/stop"
