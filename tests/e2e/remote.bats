@@ -195,6 +195,23 @@ sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
 	[ -z "$(ls "$R/.cutover/staging")" ]
 }
 
+@test "shared paths on the host: seeded by the first release, kept by every deploy, linked into each" {
+	mkdir -p "$SRC/storage/uploads"
+	echo seed > "$SRC/storage/uploads/a.txt"
+	echo 'APP_KEY=1' > "$SRC/.env"
+	cutover deploy "$SRC" --to "host1:$R" --shared storage/ --shared .env > /dev/null
+	[ "$(cat "$R/shared/storage/uploads/a.txt")" = seed ]
+	# the application writes user data; the next release keeps it
+	echo user > "$R/current/storage/uploads/b.txt"
+	echo 'APP_KEY=2' > "$SRC/.env"
+	echo v2 > "$SRC/index.html"
+	cutover deploy "$SRC" --to "host1:$R" --shared storage/ --shared .env > /dev/null
+	[ "$(cat "$R/current/storage/uploads/b.txt")" = user ]
+	[ "$(cat "$R/current/.env")" = 'APP_KEY=1' ]
+	[ -L "$R/current/storage" ]
+	[ "$(cat "$R/current/index.html")" = v2 ]
+}
+
 @test "a failing check switches the host back (exit 4) and runs after_rollback there" {
 	cutover deploy "$SRC" --to "host1:$R" > /dev/null
 	local before
