@@ -129,6 +129,7 @@ int cmd_init(int argc, char **argv)
 			o.source = r.current;
 			o.adopt = 1;
 			o.label = "adopted";
+			root_set_lock_advice("run 'cutover init --adopt' again once it has finished");
 			struct deploy_result res = { 0 };
 			rc = deploy_run(&o, &res);
 			if (!rc)
@@ -137,7 +138,7 @@ int cmd_init(int argc, char **argv)
 			deploy_opts_release(&o);
 		}
 	}
-	if (!rc) {
+	if (!rc && !log_quiet) {
 		printf("initialised %s\n", abs);
 		printf("point the web server's document root at %s/current\n", abs);
 	}

@@ -77,7 +77,7 @@ int cmd_verify(int argc, char **argv)
 		if (!f.json)
 			printf("%s: %d path%s drifted from the manifest\n", id, n, n == 1 ? "" : "s");
 		rc = -1;
-	} else if (!f.json) {
+	} else if (!f.json && !log_quiet) {
 		printf("%s: every path matches its manifest\n", id);
 	}
 out:

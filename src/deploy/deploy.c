@@ -199,6 +199,25 @@ static void discard(struct run *x)
 	     x->info.current ? x->info.current : "nothing");
 }
 
+/* The prune after a deploy that went live. Its failure does not fail the deploy. */
+static void prune_after(struct run *x)
+{
+	struct target *t = x->t;
+	struct strlist removed = STRLIST_INIT;
+	int64_t freed = 0;
+	int rc = t->ops->prune(t, x->o->keep, &removed, &freed);
+
+	if (rc < 0)
+		warning("the deploy succeeded but pruning old releases failed; 'cutover prune' tries "
+			"again");
+	else if (removed.nr) {
+		char h[32];
+		format_bytes(h, sizeof(h), (uint64_t)freed);
+		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
+	}
+	strlist_clear(&removed);
+}
+
 /* The source must not be inside the root it deploys to, nor contain it. */
 static int check_source_place(const struct run *x)
 {
@@ -282,19 +301,12 @@ int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
 		goto out;
 	}
 	t->ops->commit(t, x.id);
+	/* the release is live: what fails from here on is said, but does not fail the deploy */
+	int demoted = report_demote_errors(1);
 	record(&x, "ok", NULL);
 	crashpoint("recorded");
-
-	struct strlist removed = STRLIST_INIT;
-	int64_t freed = 0;
-	if (t->ops->prune(t, o->keep, &removed, &freed) < 0)
-		warning("the deploy succeeded but pruning old releases failed");
-	else if (removed.nr) {
-		char h[32];
-		format_bytes(h, sizeof(h), (uint64_t)freed);
-		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
-	}
-	strlist_clear(&removed);
+	prune_after(&x);
+	report_demote_errors(demoted);
 	if (res) {
 		res->id = xstrdup(x.id);
 		res->files = x.st.files;

@@ -65,7 +65,10 @@ int rollback_run(const struct deploy_opts *o, const char *want, char **to, char 
 	h.outcome = rc == 0 ? "ok" : rc == -CUT_ROLLED_BACK ? "rolled-back" : "failed";
 	h.message = rc ? error_last() : NULL;
 	h.duration_ms = time_now_ms() - start;
+	/* a switch that held is not undone by a history line that cannot be written */
+	int demoted = report_demote_errors(rc == 0);
 	t->ops->record(t, &h);
+	report_demote_errors(demoted);
 	if (!rc) {
 		*to = xstrdup(target);
 		*from = info.current ? xstrdup(info.current) : NULL;

@@ -25,6 +25,12 @@ struct history_rec {
 
 int history_append(struct root *r, const struct history_rec *h);
 
+/*
+ * The message of a prune record, appended to `b`: "removed A B", "nothing
+ * to remove", and "; failed: <failure>" when `failure` is not NULL.
+ */
+void history_prune_message(struct buf *b, const struct strlist *removed, const char *failure);
+
 /* Read every record; unparsable lines are skipped with a warning. */
 struct history {
 	struct json_flat *v;

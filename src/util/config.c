@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -300,13 +301,28 @@ int config_load(struct config *cfg, const char *path)
 {
 	struct buf b = BUF_INIT_MAX(CONFIG_MAX_SIZE);
 	char chunk[65536];
+	struct stat st;
 	int fd, rc;
 
 	cfg->path = NULL;
 	cfg->root = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		error_errno("cannot open '%s'", path);
+		return -CUT_USAGE;
+	}
+	if (fstat(fd, &st) < 0) {
+		error_errno("cannot read '%s'", path);
+		close(fd);
+		return -CUT_USAGE;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error("'%s' is %s, not a regular file; give the path of a cutover.yml file", path,
+		      S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+		      S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" :
+		      S_ISSOCK(st.st_mode) ? "a socket" : "of another kind");
+		close(fd);
 		return -CUT_USAGE;
 	}
 	for (;;) {
