@@ -199,12 +199,17 @@ static void discard(struct run *x)
 	     x->info.current ? x->info.current : "nothing");
 }
 
-/* The prune after a deploy that went live. Its failure does not fail the deploy. */
+/*
+ * The prune after a deploy that went live, with a history line of its own
+ * like 'cutover prune' (marked automatic) when it removed something or
+ * failed. Its failure does not fail the deploy.
+ */
 static void prune_after(struct run *x)
 {
 	struct target *t = x->t;
 	struct strlist removed = STRLIST_INIT;
-	int64_t freed = 0;
+	struct buf msg = BUF_INIT;
+	int64_t freed = 0, start = time_now_ms();
 	int rc = t->ops->prune(t, x->o->keep, &removed, &freed);
 
 	if (rc < 0)
@@ -215,6 +220,17 @@ static void prune_after(struct run *x)
 		format_bytes(h, sizeof(h), (uint64_t)freed);
 		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
 	}
+	if (rc < 0 || removed.nr) {
+		struct history_rec h = HISTORY_REC_INIT;
+		buf_addf(&msg, "automatic, after the deploy of %s: ", x->id);
+		history_prune_message(&msg, &removed, rc < 0 ? error_last() : NULL);
+		h.action = "prune";
+		h.outcome = rc < 0 ? "failed" : "ok";
+		h.message = msg.buf;
+		h.duration_ms = time_now_ms() - start;
+		t->ops->record(t, &h);
+	}
+	buf_release(&msg);
 	strlist_clear(&removed);
 }
 

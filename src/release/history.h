@@ -9,7 +9,8 @@
  * and fsynced, never rewritten. Fields: time, action (deploy, rollback,
  * prune, pin, unpin, adopt, recover), release, previous, outcome (ok,
  * failed, rolled-back, interrupted), user, host, duration_ms, files,
- * new_bytes, message.
+ * new_bytes, message. The prune after a deploy is recorded as action
+ * prune with the message "automatic, after the deploy of ID: removed ...".
  */
 struct history_rec {
 	const char *action;
