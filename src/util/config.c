@@ -469,9 +469,12 @@ int config_get_list(const struct config *cfg, const char *dotted, struct strlist
 	}
 	if (n->kind != CFG_SEQ)
 		return config_error(cfg, n, "'%s' must be %s", dotted, what);
-	for (size_t i = 0; i < n->nr; i++)
+	for (size_t i = 0; i < n->nr; i++) {
 		if (n->items[i]->kind != CFG_SCALAR)
 			return config_error(cfg, n->items[i], "'%s' must be %s", dotted, what);
+		if (!*n->items[i]->value)
+			return config_error(cfg, n->items[i], "'%s' has an empty item; remove it", dotted);
+	}
 	for (size_t i = 0; i < n->nr; i++)
 		strlist_push(out, n->items[i]->value);
 	return 1;

@@ -46,8 +46,8 @@ const struct cfg_node *config_get(const struct config *cfg, const char *dotted);
  * stored), 0 when absent (nothing stored), -CUT_USAGE after reporting
  * "'cutover.yml':L:C: 'keep' must be a non-negative integer" etc.
  * config_get_str stores a pointer into the config (valid until release).
- * config_get_list accepts a scalar (one item) or a sequence of scalars and
- * appends copies to `out`.
+ * config_get_list accepts a scalar (one item; empty: no item) or a
+ * sequence of non-empty scalars and appends copies to `out`.
  * config_get_duration accepts "500ms", "30s", "2m", "1h" or a bare number of seconds.
  * config_get_bool accepts true/false/yes/no/on/off.
  */
