@@ -234,17 +234,61 @@ static void prune_after(struct run *x)
 	strlist_clear(&removed);
 }
 
-/* The source must not be inside the root it deploys to, nor contain it. */
+/* `path` is `dir` or below it. */
+static int path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (!strcmp(dir, "/"))
+		return 1;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
+}
+
+/*
+ * A source directory must not contain the root it deploys to (the deploy
+ * would read what it writes), nor lie inside the parts of the root cutover
+ * keeps: .cutover/ (its own state), releases/ and current (a release's
+ * files are the store's, its shared paths links that lead out of it; and
+ * prune may remove it), shared/ (the data releases link to). Compared by
+ * real path, so a link to any of them is found too.
+ */
 static int check_source_place(const struct run *x)
 {
 	const char *root = x->t->local_root;
 	if (!root || x->src.kind != SOURCE_DIR || x->o->adopt)
 		return 0;
-	size_t n = strlen(x->src.path);
-	if (!strncmp(root, x->src.path, n) && (root[n] == '/' || root[n] == 0 || !strcmp(x->src.path, "/")))
-		return error("source '%s' contains the deploy root '%s'; deploy a build directory outside it",
-			     x->o->source, root);
-	return 0;
+	char *src = realpath(x->src.path, NULL), *real_root = realpath(root, NULL);
+	int rc = 0;
+	if (!src || !real_root) {
+		rc = error_errno("cannot resolve '%s'", !src ? x->src.path : root);
+		goto out;
+	}
+	if (path_under(real_root, src)) {
+		rc = error("source '%s' contains the deploy root '%s'; deploy a build directory outside it",
+			   x->o->source, root);
+		goto out;
+	}
+	static const char *const kept[] = { ".cutover", "releases", "shared" };
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+		char *dir = path_join(real_root, kept[i]);
+		int inside = path_under(src, dir);
+		free(dir);
+		if (!inside)
+			continue;
+		if (i == 1)
+			rc = error("source '%s' is a release of the deploy root '%s' (or inside one); to make a "
+				   "release live again use 'cutover rollback ID --to %s', or deploy a build "
+				   "directory outside the root",
+				   x->o->source, root, root);
+		else
+			rc = error("source '%s' is inside '%s/%s', which cutover keeps for the deploy root; "
+				   "deploy a build directory outside '%s'",
+				   x->o->source, root, kept[i], root);
+		break;
+	}
+out:
+	free(src);
+	free(real_root);
+	return rc;
 }
 
 int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
