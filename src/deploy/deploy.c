@@ -341,23 +341,22 @@ int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
 	cache_save_wait(&cs);
 	crashpoint("synced");
 
+	char why[1024] = "";
 	if (o->adopt)
 		rc = t->ops->adopt(t, x.id);
 	else
-		rc = golive(t, x.id, previous, o, "after_switch", &o->after_switch);
+		rc = golive(t, x.id, previous, o, 0, why, sizeof(why));
 	if (rc == -CUT_ROLLED_BACK) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", error_last());
 		if (t->ops->abort(t, x.id) < 0)
 			warning("objects only the rolled-back release used were not removed");
-		record(&x, "rolled-back", msg);
+		record(&x, "rolled-back", why);
 		goto out;
 	}
 	if (rc < 0) {
 		if (rc == -1)
 			discard(&x);
 		else
-			record(&x, "failed", error_last());
+			record(&x, "failed", *why ? why : error_last());
 		goto out;
 	}
 	t->ops->commit(t, x.id);
