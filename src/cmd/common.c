@@ -92,14 +92,24 @@ static int config_check_shapes(void)
 	return 0;
 }
 
+const char *common_config_path(const char *given)
+{
+	static int said;
+	if (given)
+		return given;
+	if (access("cutover.yml", F_OK) < 0)
+		return NULL;
+	if (!said++)
+		note("reading ./cutover.yml");
+	return "cutover.yml";
+}
+
 int common_resolve(struct deploy_opts *o, struct common_flags *f)
 {
-	const char *path = f->config;
+	const char *path = common_config_path(f->config);
 	int rc = 0;
 
 	deploy_opts_init(o);
-	if (!path && !access("cutover.yml", F_OK))
-		path = "cutover.yml";
 	if (path) {
 		if (config_load(&cfg, path) < 0 || config_check_keys(&cfg, known_keys) < 0 ||
 		    config_check_shapes() < 0)

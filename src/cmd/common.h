@@ -35,6 +35,13 @@ void common_flags_release(struct common_flags *f);
 #define OPTS_JSON(f) OPT_BOOL(0, "json", &(f).json, "machine-readable output")
 
 /*
+ * The configuration to read: `given` (--config FILE), else ./cutover.yml
+ * when it exists, which is said once ("reading ./cutover.yml", a note:
+ * quiet with -q) since nothing on the command line named it; else NULL.
+ */
+const char *common_config_path(const char *given);
+
+/*
  * Load cutover.yml (--config FILE, else ./cutover.yml when present) and
  * merge it under the flags into `o`. Returns 0 or -CUT_USAGE.
  */

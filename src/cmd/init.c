@@ -64,20 +64,39 @@ static const char example_config[] =
 	"# How long to wait for another deploy's lock (default: do not wait).\n"
 	"# wait: 60s\n";
 
+/*
+ * init --write-config: the example goes to ./cutover.yml, the file cutover
+ * reads when run from this directory without --config (a file next to
+ * ROOT would be read by nothing). Written under a temporary name and
+ * linked into place, so that it is never half written and never replaces
+ * a cutover.yml that exists. Says where it went with its full path.
+ */
 static int write_example(const char *root)
 {
-	int fd = open("cutover.yml", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return error("'cutover.yml' exists already; not overwriting it");
-		return error_errno("cannot create 'cutover.yml'");
+	char *text = xasprintf(example_config, root);
+	char *tmp = xasprintf("cutover.yml.tmp-%d", (int)getpid());
+	char *dir = path_absolute(".");
+	int rc = 0;
+
+	if (fs_write_atomic(tmp, text, strlen(text), 0644) < 0) {
+		rc = -1;
+		goto out;
 	}
-	FILE *f = fdopen(fd, "w");
-	fprintf(f, example_config, root);
-	if (fclose(f) != 0)
-		return error_errno("cannot write 'cutover.yml'");
-	printf("wrote an example configuration to cutover.yml\n");
-	return 0;
+	if (link(tmp, "cutover.yml") < 0)
+		rc = errno == EEXIST ? error("'%s/cutover.yml' exists already; not overwriting it", dir) :
+				       error_errno("cannot create '%s/cutover.yml'", dir);
+	unlink(tmp);
+	if (!rc && fs_fsync_dir(".") < 0)
+		rc = -1;
+	if (!rc && !log_quiet)
+		printf("wrote an example configuration to %s/cutover.yml: cutover reads it when run "
+		       "from %s (elsewhere, give --config %s/cutover.yml)\n",
+		       dir, dir, dir);
+out:
+	free(text);
+	free(tmp);
+	free(dir);
+	return rc;
 }
 
 int cmd_init(int argc, char **argv)
@@ -86,7 +105,7 @@ int cmd_init(int argc, char **argv)
 	char **args;
 	struct opt opts[] = {
 		OPT_BOOL(0, "adopt", &adopt, "turn the live directory ROOT/current into the first release"),
-		OPT_BOOL(0, "write-config", &write_config, "write a commented cutover.yml here"),
+		OPT_BOOL(0, "write-config", &write_config, "write a commented ./cutover.yml (in this directory, where cutover reads it)"),
 		OPT_BOOL(0, "sudo", &sudo, "a remote ROOT: make it and run the agent with sudo -n"),
 		OPT_END(),
 	};
@@ -107,6 +126,13 @@ int cmd_init(int argc, char **argv)
 	struct root r = ROOT_INIT;
 	struct stat st;
 	const char *path = args[0];
+	if (write_config && !access("cutover.yml", F_OK)) {
+		char *dir = path_absolute(".");
+		error("'%s/cutover.yml' exists already; not overwriting it (nothing was done)", dir);
+		free(dir);
+		free(args);
+		return CUT_FAILED;
+	}
 	if (!lstat(path, &st) && !S_ISDIR(st.st_mode)) {
 		free(args);
 		return error("'%s' exists and is not a directory", path), CUT_FAILED;

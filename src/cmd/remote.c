@@ -5,6 +5,7 @@
  * `init` of a remote root.
  */
 #include "cmd/remote.h"
+#include "cmd/common.h"
 #include "target/ssh.h"
 #include "target/url.h"
 #include "util/config.h"
@@ -37,9 +38,7 @@ static const char *flag_value(int argc, char **argv, const char *name)
 static int root_spec(int argc, char **argv, struct config *cfg, char **spec)
 {
 	const char *to = flag_value(argc, argv, "to");
-	const char *path = flag_value(argc, argv, "config");
-	if (!path && !access("cutover.yml", F_OK))
-		path = "cutover.yml";
+	const char *path = common_config_path(flag_value(argc, argv, "config"));
 	*spec = NULL;
 	/* read even with --to: it may say 'sudo:' */
 	if (path && config_load(cfg, path) < 0)
@@ -81,6 +80,10 @@ int remote_forward(int argc, char **argv, int *status)
 		known |= !strcmp(argv[0], forwarded[i]);
 	if (!known)
 		return 0;
+	/* the command parses -q itself, but what is said here comes first */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			log_quiet = 1;
 	struct config cfg = CONFIG_INIT;
 	char *spec;
 	int rc = 0;
