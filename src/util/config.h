@@ -29,6 +29,8 @@ struct config {
  * "'cutover.yml':3:5: <libyaml problem>" for syntax errors, a root that is not
  * a mapping, duplicate keys, anchors/aliases/tags (not supported), or a file
  * larger than 1 MiB. A missing file is an error too; callers check existence.
+ * Anything but a regular file (a FIFO would block, a device never end) is
+ * refused at once, except /dev/null: an empty configuration.
  */
 int config_load(struct config *cfg, const char *path);
 /* Parse from memory (unit tests); `name` is used in messages. */

@@ -106,15 +106,18 @@ hold_lock() {
 	run cutover deploy "$SRC" --to "$ROOT" --config "$T"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"is a directory, not a regular file"* ]]
-	run cutover deploy "$SRC" --to "$ROOT" --config /dev/null
+	run cutover deploy "$SRC" --to "$ROOT" --config /dev/zero
 	[ "$status" -eq 2 ]
-	[[ "$output" == *"is a device, not a regular file"* ]]
+	[[ "$output" == *"'/dev/zero' is a device, not a regular file"* ]]
 	# ./cutover.yml, read without being named, the same
 	mkfifo cutover.yml
 	run timeout 10 "$CUTOVER" deploy "$SRC" --to "$ROOT"
 	[ "$status" -eq 2 ]
 	[ $((SECONDS - start)) -lt 8 ]
 	[ ! -e "$ROOT/current" ]
+	# /dev/null is an empty configuration (a remote root's agent runs commands with it)
+	run cutover releases --to "$ROOT" --config /dev/null
+	[ "$status" -eq 0 ]
 }
 
 @test "a prune after a deploy that fails is a warning: the deploy went live (exit 0)" {
