@@ -111,10 +111,13 @@ struct cache_saver {
 	int started;
 };
 
+/* A cache that cannot be written costs the next deploy a re-hash, and fails nothing. */
 static void *save_stat_cache(void *arg)
 {
 	struct run *x = arg;
+	int demoted = report_demote_errors(1);
 	statcache_save(&x->m, x->stat_cache, x->start_ms * 1000000);
+	report_demote_errors(demoted);
 	return NULL;
 }
 

@@ -13,7 +13,7 @@ const char *error_last(void)
 }
 
 static report_sink_fn sink;
-static int demote; /* report_demote_errors(): under report_lock */
+static __thread int demote; /* report_demote_errors(): per thread */
 static __thread int in_sink; /* a report from inside the sink must not wait for the lock it holds */
 static void *sink_ctx;
 
@@ -56,11 +56,14 @@ static void report(enum report_kind kind, const char *fmt, va_list ap, int err)
 
 int report_demote_errors(int on)
 {
-	pthread_mutex_lock(&report_lock);
 	int was = demote;
 	demote = on;
-	pthread_mutex_unlock(&report_lock);
 	return was;
+}
+
+int report_demoting(void)
+{
+	return demote;
 }
 
 void report_output(const char *line, size_t len)

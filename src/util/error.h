@@ -50,10 +50,14 @@ void report_output(const char *line, size_t len);
  * While on, error() is reported as a warning ("warning: ..."; error_last()
  * still has it): for a step whose failure does not fail the command, such
  * as the prune after a deploy that went live, so that every "error:" line
- * a user sees means the command failed. Returns the previous setting, to be
- * restored with another call.
+ * a user sees means the command failed. The setting is the calling
+ * thread's (another thread's errors at the same time are its own), and
+ * workers_run's threads take their caller's. Returns the previous setting,
+ * to be restored with another call.
  */
 int report_demote_errors(int on);
+/* The calling thread's setting of report_demote_errors. */
+int report_demoting(void);
 /* The text of the last error() reported (for history records), or "". */
 const char *error_last(void);
 

@@ -134,3 +134,15 @@ hold_lock() {
 	[[ "$output" != *"error:"* ]]
 	[ "$(cat "$ROOT/current/n.txt")" = 4 ]
 }
+
+@test "a stat cache that cannot be written is a warning: the deploy goes live (exit 0)" {
+	cutover init "$ROOT"
+	chattr +i "$ROOT/.cutover/cache"
+	run cutover deploy "$SRC" --to "$ROOT"
+	chattr -i "$ROOT/.cutover/cache"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"warning: cannot "*"/.cutover/cache/"* ]]
+	[[ "$output" != *"error:"* ]]
+	[ -L "$ROOT/current" ]
+}
