@@ -10,6 +10,10 @@
 
 int cmd_agent(int argc, char **argv)
 {
+	if (argc == 2 && (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"))) {
+		log_quiet = 1;
+		argc--;
+	}
 	if (argc != 1) {
 		error("'agent' takes no arguments; it is started by 'cutover deploy --to ssh://...'");
 		return CUT_USAGE;

@@ -2,6 +2,7 @@
 #include "util/format.h"
 #include "release/root.h"
 #include "util/error.h"
+#include "util/httpcheck.h"
 #include <unistd.h>
 
 static const char *const known_keys[] = {
@@ -51,16 +52,67 @@ static void take_list(struct strlist *dst, struct strlist *flag)
 /* The configuration lives as long as the process: option values point into it. */
 static struct config cfg = CONFIG_INIT;
 
+/*
+ * A health check from cutover.yml, checked before anything changes: what
+ * is written as a URL (SCHEME://) must be one the check can GET, or it
+ * would run as a shell command or fail only after the switch; 'check.url'
+ * must be a URL and 'check.command' must not be one. Returns 0 or
+ * -CUT_USAGE (reported with the line and column of `n`).
+ */
+static int config_check_spec(const struct cfg_node *n, const char *key)
+{
+	char why[512];
+	int url = http_check_looks_like_url(n->value);
+	if (!*n->value)
+		return config_error(&cfg, n, "'%s' is empty; give %s, or leave the key out", key,
+				    !strcmp(key, "check.url") ? "a URL" :
+				    !strcmp(key, "check.command") ? "a command" : "a URL or a command");
+	if (!strcmp(key, "check.url") && !url)
+		return config_error(&cfg, n, "'check.url' must be an http:// URL, not '%s'; a command "
+					     "goes in 'check.command'",
+				    n->value);
+	if (!strcmp(key, "check.command") && url)
+		return config_error(&cfg, n, "'check.command' is a URL; write it as 'check.url'");
+	if (url && http_check_url_usable(n->value, why, sizeof(why)) < 0)
+		return config_error(&cfg, n, "'%s' is not a URL the check can get: %s", key, why);
+	return 0;
+}
+
+/* 'hooks' is a mapping of phases to commands (or empty); 'check' a URL, a command or a mapping. */
+static int config_check_shapes(void)
+{
+	const struct cfg_node *n = config_get(&cfg, "hooks");
+	if (n && n->kind != CFG_MAP && !(n->kind == CFG_SCALAR && !*n->value))
+		return config_error(&cfg, n, "'hooks' must be a mapping of before_switch, after_switch "
+					     "and after_rollback to commands");
+	n = config_get(&cfg, "check");
+	if (n && n->kind == CFG_SEQ)
+		return config_error(&cfg, n, "'check' must be a URL, a command, or a mapping with 'url' "
+					     "or 'command'");
+	return 0;
+}
+
+const char *common_config_path(const char *given)
+{
+	static int said;
+	if (given)
+		return given;
+	if (access("cutover.yml", F_OK) < 0)
+		return NULL;
+	if (!said++)
+		note("reading ./cutover.yml");
+	return "cutover.yml";
+}
+
 int common_resolve(struct deploy_opts *o, struct common_flags *f)
 {
-	const char *path = f->config;
+	const char *path = common_config_path(f->config);
 	int rc = 0;
 
 	deploy_opts_init(o);
-	if (!path && !access("cutover.yml", F_OK))
-		path = "cutover.yml";
 	if (path) {
-		if (config_load(&cfg, path) < 0 || config_check_keys(&cfg, known_keys) < 0)
+		if (config_load(&cfg, path) < 0 || config_check_keys(&cfg, known_keys) < 0 ||
+		    config_check_shapes() < 0)
 			return -CUT_USAGE;
 		const char *s;
 		if (config_get_str(&cfg, "to", &o->root) < 0 || config_get_uint(&cfg, "keep", &o->keep) < 0 ||
@@ -81,6 +133,8 @@ int common_resolve(struct deploy_opts *o, struct common_flags *f)
 					    "'link_mode' must be hardlink, reflink or copy");
 		const struct cfg_node *chk = config_get(&cfg, "check");
 		if (chk && chk->kind == CFG_SCALAR) {
+			if (config_check_spec(chk, "check") < 0)
+				return -CUT_USAGE;
 			o->check.spec = chk->value;
 		} else if (chk) {
 			const char *url = NULL, *cmd = NULL;
@@ -92,6 +146,9 @@ int common_resolve(struct deploy_opts *o, struct common_flags *f)
 				return -CUT_USAGE;
 			if (url && cmd)
 				return config_error(&cfg, chk, "'check' takes a url or a command, not both");
+			if ((url && config_check_spec(config_get(&cfg, "check.url"), "check.url") < 0) ||
+			    (cmd && config_check_spec(config_get(&cfg, "check.command"), "check.command") < 0))
+				return -CUT_USAGE;
 			o->check.spec = url ? url : cmd;
 		}
 	}
@@ -107,8 +164,13 @@ int common_resolve(struct deploy_opts *o, struct common_flags *f)
 		o->sudo = 1;
 	if (f->link_mode && link_mode_parse(f->link_mode, &o->link_mode) < 0)
 		return -CUT_USAGE;
-	if (f->check)
+	if (f->check) {
+		char why[512];
+		if (http_check_looks_like_url(f->check) && http_check_url_usable(f->check, why, sizeof(why)) < 0)
+			return error("check '%s' is not a URL the check can get: %s", f->check, why),
+			       -CUT_USAGE;
 		o->check.spec = f->check;
+	}
 	if (f->check_timeout_ms >= 0)
 		o->check.timeout_ms = f->check_timeout_ms;
 	if (f->check_retries >= 0)

@@ -23,8 +23,7 @@ void common_flags_release(struct common_flags *f);
 #define OPTS_TARGET(f)                                                                        \
 	OPT_STRING(0, "to", &(f).to, "ROOT", "the cutover root (or 'to:' in cutover.yml)"),   \
 	OPT_STRING(0, "config", &(f).config, "FILE", "read FILE instead of ./cutover.yml"), \
-	OPT_BOOL(0, "sudo", &(f).sudo, "remote roots: run the agent with sudo -n (or 'sudo: true')"), \
-	OPT_BOOL('q', "quiet", &log_quiet, "print only errors")
+	OPT_BOOL(0, "sudo", &(f).sudo, "remote roots: run the agent with sudo -n (or 'sudo: true')")
 #define OPTS_LOCK(f) OPT_DURATION(0, "wait", &(f).wait_ms, "wait this long for another deploy's lock")
 #define OPTS_CHECK(f)                                                                               \
 	OPT_STRING(0, "check", &(f).check, "URL|CMD", "health check after the switch; failure switches back"), \
@@ -34,6 +33,13 @@ void common_flags_release(struct common_flags *f);
 	OPT_LIST(0, "after-switch", &(f).after_switch, "CMD", "run after the switch (repeatable)"),  \
 	OPT_LIST(0, "after-rollback", &(f).after_rollback, "CMD", "run after switching back (repeatable)")
 #define OPTS_JSON(f) OPT_BOOL(0, "json", &(f).json, "machine-readable output")
+
+/*
+ * The configuration to read: `given` (--config FILE), else ./cutover.yml
+ * when it exists, which is said once ("reading ./cutover.yml", a note:
+ * quiet with -q) since nothing on the command line named it; else NULL.
+ */
+const char *common_config_path(const char *given);
 
 /*
  * Load cutover.yml (--config FILE, else ./cutover.yml when present) and

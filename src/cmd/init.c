@@ -45,13 +45,14 @@ static const char example_config[] =
 	"\n"
 	"# Commands with CUTOVER_RELEASE, CUTOVER_RELEASE_PATH, CUTOVER_PREVIOUS and\n"
 	"# CUTOVER_ROOT in their environment. before_switch runs in the new release\n"
-	"# before it goes live (failure: nothing changes); after_switch after it went\n"
-	"# live (failure: switch back); after_rollback after any switch back.\n"
+	"# before it goes live (failure: nothing changes); after_switch after every\n"
+	"# switch, deploy or rollback (failure: switch back); after_rollback after\n"
+	"# any switch back, after after_switch.\n"
 	"# hooks:\n"
 	"#   before_switch:\n"
 	"#     - composer install --no-dev --no-interaction\n"
 	"#   after_switch: sudo systemctl reload php8.2-fpm\n"
-	"#   after_rollback: sudo systemctl reload php8.2-fpm\n"
+	"#   after_rollback: ./bin/notify \"rolled back to $CUTOVER_RELEASE\"\n"
 	"\n"
 	"# Checked after the switch; on failure cutover switches back and exits 4.\n"
 	"# check:\n"
@@ -63,20 +64,39 @@ static const char example_config[] =
 	"# How long to wait for another deploy's lock (default: do not wait).\n"
 	"# wait: 60s\n";
 
+/*
+ * init --write-config: the example goes to ./cutover.yml, the file cutover
+ * reads when run from this directory without --config (a file next to
+ * ROOT would be read by nothing). Written under a temporary name and
+ * linked into place, so that it is never half written and never replaces
+ * a cutover.yml that exists. Says where it went with its full path.
+ */
 static int write_example(const char *root)
 {
-	int fd = open("cutover.yml", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		if (errno == EEXIST)
-			return error("'cutover.yml' exists already; not overwriting it");
-		return error_errno("cannot create 'cutover.yml'");
+	char *text = xasprintf(example_config, root);
+	char *tmp = xasprintf("cutover.yml.tmp-%d", (int)getpid());
+	char *dir = path_absolute(".");
+	int rc = 0;
+
+	if (fs_write_atomic(tmp, text, strlen(text), 0644) < 0) {
+		rc = -1;
+		goto out;
 	}
-	FILE *f = fdopen(fd, "w");
-	fprintf(f, example_config, root);
-	if (fclose(f) != 0)
-		return error_errno("cannot write 'cutover.yml'");
-	printf("wrote an example configuration to cutover.yml\n");
-	return 0;
+	if (link(tmp, "cutover.yml") < 0)
+		rc = errno == EEXIST ? error("'%s/cutover.yml' exists already; not overwriting it", dir) :
+				       error_errno("cannot create '%s/cutover.yml'", dir);
+	unlink(tmp);
+	if (!rc && fs_fsync_dir(".") < 0)
+		rc = -1;
+	if (!rc && !log_quiet)
+		printf("wrote an example configuration to %s/cutover.yml: cutover reads it when run "
+		       "from %s (elsewhere, give --config %s/cutover.yml)\n",
+		       dir, dir, dir);
+out:
+	free(text);
+	free(tmp);
+	free(dir);
+	return rc;
 }
 
 int cmd_init(int argc, char **argv)
@@ -85,7 +105,7 @@ int cmd_init(int argc, char **argv)
 	char **args;
 	struct opt opts[] = {
 		OPT_BOOL(0, "adopt", &adopt, "turn the live directory ROOT/current into the first release"),
-		OPT_BOOL(0, "write-config", &write_config, "write a commented cutover.yml here"),
+		OPT_BOOL(0, "write-config", &write_config, "write a commented ./cutover.yml (in this directory, where cutover reads it)"),
 		OPT_BOOL(0, "sudo", &sudo, "a remote ROOT: make it and run the agent with sudo -n"),
 		OPT_END(),
 	};
@@ -106,6 +126,13 @@ int cmd_init(int argc, char **argv)
 	struct root r = ROOT_INIT;
 	struct stat st;
 	const char *path = args[0];
+	if (write_config && !access("cutover.yml", F_OK)) {
+		char *dir = path_absolute(".");
+		error("'%s/cutover.yml' exists already; not overwriting it (nothing was done)", dir);
+		free(dir);
+		free(args);
+		return CUT_FAILED;
+	}
 	if (!lstat(path, &st) && !S_ISDIR(st.st_mode)) {
 		free(args);
 		return error("'%s' exists and is not a directory", path), CUT_FAILED;
@@ -129,6 +156,7 @@ int cmd_init(int argc, char **argv)
 			o.source = r.current;
 			o.adopt = 1;
 			o.label = "adopted";
+			root_set_lock_advice("run 'cutover init --adopt' again once it has finished");
 			struct deploy_result res = { 0 };
 			rc = deploy_run(&o, &res);
 			if (!rc)
@@ -137,7 +165,7 @@ int cmd_init(int argc, char **argv)
 			deploy_opts_release(&o);
 		}
 	}
-	if (!rc) {
+	if (!rc && !log_quiet) {
 		printf("initialised %s\n", abs);
 		printf("point the web server's document root at %s/current\n", abs);
 	}

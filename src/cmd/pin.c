@@ -30,8 +30,11 @@ static int pin_or_unpin(int argc, char **argv, int pin)
 		h.action = pin ? "pin" : "unpin";
 		h.release = args[0];
 		h.outcome = "ok";
+		int demoted = report_demote_errors(1); /* the pin holds without its history line */
 		history_append(&r, &h);
-		printf("%s %s\n", pin ? "pinned" : "unpinned", args[0]);
+		report_demote_errors(demoted);
+		if (!log_quiet)
+			printf("%s %s\n", pin ? "pinned" : "unpinned", args[0]);
 	}
 out:
 	deploy_opts_release(&o);

@@ -410,7 +410,14 @@ int cmd_proxy(int argc, char **argv)
 		"  pause      hold new requests of a service (--max DURATION)\n"
 		"  resume     release them\n"
 		"  upgrade    re-execute the proxy binary without dropping connections\n"
-		"  metrics    Prometheus text\n";
+		"  metrics    Prometheus text\n"
+		"\n"
+		"  -q, --quiet  print only errors (before or after the subcommand)\n";
+	while (argc > 1 && (!strcmp(argv[1], "-q") || !strcmp(argv[1], "--quiet"))) {
+		log_quiet = 1; /* cutover proxy -q deploy ...: as after any command name */
+		argc--;
+		argv++;
+	}
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CUT_USAGE : CUT_OK;

@@ -32,15 +32,17 @@ int cmd_prune(int argc, char **argv)
 	rc = release_prune(&r, o.keep, &removed, &freed);
 	struct history_rec h = HISTORY_REC_INIT;
 	struct buf msg = BUF_INIT;
-	for (size_t i = 0; i < removed.nr; i++)
-		buf_addf(&msg, "%s%s", i ? " " : "removed ", removed.items[i]);
+	history_prune_message(&msg, &removed, rc ? error_last() : NULL);
 	h.action = "prune";
 	h.outcome = rc ? "failed" : "ok";
-	h.message = rc ? error_last() : msg.len ? msg.buf : "nothing to remove";
+	h.message = msg.buf;
 	h.duration_ms = time_now_ms() - start;
+	/* the releases are gone either way: a history that cannot be written is a warning */
+	int demoted = report_demote_errors(1);
 	history_append(&r, &h);
+	report_demote_errors(demoted);
 	buf_release(&msg);
-	if (!rc) {
+	if (!rc && !log_quiet) {
 		char b[32];
 		format_bytes(b, sizeof(b), (uint64_t)freed);
 		for (size_t i = 0; i < removed.nr; i++)

@@ -5,6 +5,7 @@
  * `init` of a remote root.
  */
 #include "cmd/remote.h"
+#include "cmd/common.h"
 #include "target/ssh.h"
 #include "target/url.h"
 #include "util/config.h"
@@ -29,20 +30,22 @@ static const char *flag_value(int argc, char **argv, const char *name)
 	return NULL;
 }
 
-/* Where the command works: --to, else `to:` of cutover.yml (--config or ./cutover.yml). */
-static char *root_spec(int argc, char **argv, struct config *cfg)
+/*
+ * Where the command works: --to, else `to:` of cutover.yml (--config or
+ * ./cutover.yml) into *spec (NULL when neither says). Returns 0, or
+ * -CUT_USAGE when the configuration cannot be read (reported once, here).
+ */
+static int root_spec(int argc, char **argv, struct config *cfg, char **spec)
 {
 	const char *to = flag_value(argc, argv, "to");
-	const char *path = flag_value(argc, argv, "config");
-	if (!path && !access("cutover.yml", F_OK))
-		path = "cutover.yml";
-	/* a config that does not load is reported by the command itself */
-	int loaded = path && config_load(cfg, path) == 0;
-	if (to)
-		return xstrdup(to);
-	if (loaded && config_get_str(cfg, "to", &to) == 1)
-		return xstrdup(to);
-	return NULL;
+	const char *path = common_config_path(flag_value(argc, argv, "config"));
+	*spec = NULL;
+	/* read even with --to: it may say 'sudo:' */
+	if (path && config_load(cfg, path) < 0)
+		return -CUT_USAGE;
+	if (to || config_get_str(cfg, "to", &to) == 1)
+		*spec = xstrdup(to);
+	return 0;
 }
 
 /* argv without --to and --config (the host has its own root and no cutover.yml). */
@@ -77,10 +80,17 @@ int remote_forward(int argc, char **argv, int *status)
 		known |= !strcmp(argv[0], forwarded[i]);
 	if (!known)
 		return 0;
+	/* the command parses -q itself, but what is said here comes first */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "-q") || !strcmp(argv[i], "--quiet"))
+			log_quiet = 1;
 	struct config cfg = CONFIG_INIT;
-	char *spec = root_spec(argc, argv, &cfg);
+	char *spec;
 	int rc = 0;
-	if (spec && target_url_is_remote(spec)) {
+	if (root_spec(argc, argv, &cfg, &spec) < 0) {
+		*status = CUT_USAGE;
+		rc = 1;
+	} else if (spec && target_url_is_remote(spec)) {
 		struct strlist args = STRLIST_INIT;
 		forward_args(&args, argc, argv, &cfg);
 		int sudo = 0;

@@ -39,8 +39,12 @@ int cmd_status(int argc, char **argv)
 	if ((rc = common_open_root(&o, &f, &r, nargs, 0, 0, "status takes no arguments")) < 0)
 		goto out;
 	/* tidy up after a killed deploy, but only when nobody is deploying right now */
-	if (root_lock(&r, 0) == 0) {
+	if ((rc = root_lock_try(&r)) < 0)
+		goto out;
+	if (rc == 1) {
+		int demoted = report_demote_errors(1); /* a status shows; its tidying up is best effort */
 		root_recover(&r);
+		report_demote_errors(demoted);
 		root_unlock(&r);
 	} else {
 		root_lock_holder(&r, &holder);

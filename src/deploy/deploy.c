@@ -111,10 +111,13 @@ struct cache_saver {
 	int started;
 };
 
+/* A cache that cannot be written costs the next deploy a re-hash, and fails nothing. */
 static void *save_stat_cache(void *arg)
 {
 	struct run *x = arg;
+	int demoted = report_demote_errors(1);
 	statcache_save(&x->m, x->stat_cache, x->start_ms * 1000000);
+	report_demote_errors(demoted);
 	return NULL;
 }
 
@@ -199,17 +202,96 @@ static void discard(struct run *x)
 	     x->info.current ? x->info.current : "nothing");
 }
 
-/* The source must not be inside the root it deploys to, nor contain it. */
+/*
+ * The prune after a deploy that went live, with a history line of its own
+ * like 'cutover prune' (marked automatic) when it removed something or
+ * failed. Its failure does not fail the deploy.
+ */
+static void prune_after(struct run *x)
+{
+	struct target *t = x->t;
+	struct strlist removed = STRLIST_INIT;
+	struct buf msg = BUF_INIT;
+	int64_t freed = 0, start = time_now_ms();
+	int rc = t->ops->prune(t, x->o->keep, &removed, &freed);
+
+	if (rc < 0)
+		warning("the deploy succeeded but pruning old releases failed; 'cutover prune' tries "
+			"again");
+	else if (removed.nr) {
+		char h[32];
+		format_bytes(h, sizeof(h), (uint64_t)freed);
+		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
+	}
+	if (rc < 0 || removed.nr) {
+		struct history_rec h = HISTORY_REC_INIT;
+		buf_addf(&msg, "automatic, after the deploy of %s: ", x->id);
+		history_prune_message(&msg, &removed, rc < 0 ? error_last() : NULL);
+		h.action = "prune";
+		h.outcome = rc < 0 ? "failed" : "ok";
+		h.message = msg.buf;
+		h.duration_ms = time_now_ms() - start;
+		t->ops->record(t, &h);
+	}
+	buf_release(&msg);
+	strlist_clear(&removed);
+}
+
+/* `path` is `dir` or below it. */
+static int path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (!strcmp(dir, "/"))
+		return 1;
+	return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
+}
+
+/*
+ * A source directory must not contain the root it deploys to (the deploy
+ * would read what it writes), nor lie inside the parts of the root cutover
+ * keeps: .cutover/ (its own state), releases/ and current (a release's
+ * files are the store's, its shared paths links that lead out of it; and
+ * prune may remove it), shared/ (the data releases link to). Compared by
+ * real path, so a link to any of them is found too.
+ */
 static int check_source_place(const struct run *x)
 {
 	const char *root = x->t->local_root;
 	if (!root || x->src.kind != SOURCE_DIR || x->o->adopt)
 		return 0;
-	size_t n = strlen(x->src.path);
-	if (!strncmp(root, x->src.path, n) && (root[n] == '/' || root[n] == 0 || !strcmp(x->src.path, "/")))
-		return error("source '%s' contains the deploy root '%s'; deploy a build directory outside it",
-			     x->o->source, root);
-	return 0;
+	char *src = realpath(x->src.path, NULL), *real_root = realpath(root, NULL);
+	int rc = 0;
+	if (!src || !real_root) {
+		rc = error_errno("cannot resolve '%s'", !src ? x->src.path : root);
+		goto out;
+	}
+	if (path_under(real_root, src)) {
+		rc = error("source '%s' contains the deploy root '%s'; deploy a build directory outside it",
+			   x->o->source, root);
+		goto out;
+	}
+	static const char *const kept[] = { ".cutover", "releases", "shared" };
+	for (size_t i = 0; i < ARRAY_SIZE(kept); i++) {
+		char *dir = path_join(real_root, kept[i]);
+		int inside = path_under(src, dir);
+		free(dir);
+		if (!inside)
+			continue;
+		if (i == 1)
+			rc = error("source '%s' is a release of the deploy root '%s' (or inside one); to make a "
+				   "release live again use 'cutover rollback ID --to %s', or deploy a build "
+				   "directory outside the root",
+				   x->o->source, root, root);
+		else
+			rc = error("source '%s' is inside '%s/%s', which cutover keeps for the deploy root; "
+				   "deploy a build directory outside '%s'",
+				   x->o->source, root, kept[i], root);
+		break;
+	}
+out:
+	free(src);
+	free(real_root);
+	return rc;
 }
 
 int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
@@ -262,39 +344,31 @@ int deploy_run(const struct deploy_opts *o, struct deploy_result *res)
 	cache_save_wait(&cs);
 	crashpoint("synced");
 
+	char why[1024] = "";
 	if (o->adopt)
 		rc = t->ops->adopt(t, x.id);
 	else
-		rc = golive(t, x.id, previous, o, "after_switch", &o->after_switch);
+		rc = golive(t, x.id, previous, o, 0, why, sizeof(why));
 	if (rc == -CUT_ROLLED_BACK) {
-		char msg[1024];
-		snprintf(msg, sizeof(msg), "%s", error_last());
 		if (t->ops->abort(t, x.id) < 0)
 			warning("objects only the rolled-back release used were not removed");
-		record(&x, "rolled-back", msg);
+		record(&x, "rolled-back", why);
 		goto out;
 	}
 	if (rc < 0) {
 		if (rc == -1)
 			discard(&x);
 		else
-			record(&x, "failed", error_last());
+			record(&x, "failed", *why ? why : error_last());
 		goto out;
 	}
 	t->ops->commit(t, x.id);
+	/* the release is live: what fails from here on is said, but does not fail the deploy */
+	int demoted = report_demote_errors(1);
 	record(&x, "ok", NULL);
 	crashpoint("recorded");
-
-	struct strlist removed = STRLIST_INIT;
-	int64_t freed = 0;
-	if (t->ops->prune(t, o->keep, &removed, &freed) < 0)
-		warning("the deploy succeeded but pruning old releases failed");
-	else if (removed.nr) {
-		char h[32];
-		format_bytes(h, sizeof(h), (uint64_t)freed);
-		note("pruned %zu old release%s (%s freed)", removed.nr, removed.nr == 1 ? "" : "s", h);
-	}
-	strlist_clear(&removed);
+	prune_after(&x);
+	report_demote_errors(demoted);
 	if (res) {
 		res->id = xstrdup(x.id);
 		res->files = x.st.files;

@@ -48,13 +48,16 @@ int rollback_run(const struct deploy_opts *o, const char *id, char **to, char **
 
 struct target;
 /*
- * Make `id` live on `t` and prove it: switch, run `after` hooks
- * (after_switch or after_rollback), health check. On failure switch back
- * to `previous` (or remove `current` when there was none) and run
- * after_rollback. Returns 0, -1 (could not switch: nothing changed),
- * -CUT_ROLLED_BACK or -CUT_PARTIAL.
+ * Make `id` live on `t` and prove it: switch, run the after_switch hooks
+ * (every switch is one), then the after_rollback hooks when `rollback`,
+ * then the health check. On failure switch back to `previous` (or remove
+ * `current` when there was none) and run after_switch, then
+ * after_rollback, for `previous` (both, whatever the first does). Returns
+ * 0, -1 (could not switch: nothing changed), -CUT_ROLLED_BACK or
+ * -CUT_PARTIAL, with what failed (not what the hooks of the way back said)
+ * in `why`, for the history.
  */
 int golive(struct target *t, const char *id, const char *previous, const struct deploy_opts *o,
-	   const char *after_phase, const struct strlist *after);
+	   int rollback, char *why, size_t why_len);
 
 #endif

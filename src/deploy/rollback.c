@@ -56,16 +56,20 @@ int rollback_run(const struct deploy_opts *o, const char *want, char **to, char 
 		rc = error("'%s' is already live", target);
 		goto out;
 	}
-	rc = golive(t, target, info.current, o, "after_rollback", &o->after_rollback);
+	char why[1024];
+	rc = golive(t, target, info.current, o, 1, why, sizeof(why));
 
 	struct history_rec h = HISTORY_REC_INIT;
 	h.action = "rollback";
 	h.release = target;
 	h.previous = info.current;
 	h.outcome = rc == 0 ? "ok" : rc == -CUT_ROLLED_BACK ? "rolled-back" : "failed";
-	h.message = rc ? error_last() : NULL;
+	h.message = rc ? why : NULL;
 	h.duration_ms = time_now_ms() - start;
+	/* a switch that held is not undone by a history line that cannot be written */
+	int demoted = report_demote_errors(rc == 0);
 	t->ops->record(t, &h);
+	report_demote_errors(demoted);
 	if (!rc) {
 		*to = xstrdup(target);
 		*from = info.current ? xstrdup(info.current) : NULL;

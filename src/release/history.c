@@ -59,6 +59,16 @@ int history_append(struct root *r, const struct history_rec *h)
 	return rc;
 }
 
+void history_prune_message(struct buf *b, const struct strlist *removed, const char *failure)
+{
+	for (size_t i = 0; i < removed->nr; i++)
+		buf_addf(b, "%s%s", i ? " " : "removed ", removed->items[i]);
+	if (failure)
+		buf_addf(b, "%sfailed: %s", removed->nr ? "; " : "", failure);
+	else if (!removed->nr)
+		buf_addstr(b, "nothing to remove");
+}
+
 int history_read(struct root *r, struct history *out)
 {
 	struct buf b = BUF_INIT;

@@ -9,7 +9,8 @@
  * and fsynced, never rewritten. Fields: time, action (deploy, rollback,
  * prune, pin, unpin, adopt, recover), release, previous, outcome (ok,
  * failed, rolled-back, interrupted), user, host, duration_ms, files,
- * new_bytes, message.
+ * new_bytes, message. The prune after a deploy is recorded as action
+ * prune with the message "automatic, after the deploy of ID: removed ...".
  */
 struct history_rec {
 	const char *action;
@@ -24,6 +25,12 @@ struct history_rec {
 #define HISTORY_REC_INIT { NULL, NULL, NULL, NULL, NULL, 0, -1, -1 }
 
 int history_append(struct root *r, const struct history_rec *h);
+
+/*
+ * The message of a prune record, appended to `b`: "removed A B", "nothing
+ * to remove", and "; failed: <failure>" when `failure` is not NULL.
+ */
+void history_prune_message(struct buf *b, const struct strlist *removed, const char *failure);
 
 /* Read every record; unparsable lines are skipped with a warning. */
 struct history {

@@ -174,7 +174,15 @@ int root_lock_holder(struct root *r, char **who)
 	return 1;
 }
 
-int root_lock(struct root *r, long wait_ms)
+static const char *lock_advice;
+
+void root_set_lock_advice(const char *advice)
+{
+	lock_advice = advice;
+}
+
+/* root_lock and root_lock_try: `quiet` leaves a refusal unreported. */
+static int take_lock(struct root *r, long wait_ms, int quiet)
 {
 	if (r->lock_fd >= 0)
 		return 0;
@@ -192,8 +200,10 @@ int root_lock(struct root *r, long wait_ms)
 		if (time_now_ms() >= deadline) {
 			char *who;
 			describe_holder(fd, &who);
-			error("'%s' is locked by %s%s", r->path, who,
-			      wait_ms ? "; gave up waiting" : "; wait for it with --wait SECONDS");
+			if (!quiet)
+				error("'%s' is locked by %s; %s", r->path, who,
+				      wait_ms ? "gave up waiting" :
+				      lock_advice ? lock_advice : "wait for it with --wait, e.g. --wait 60s");
 			free(who);
 			close(fd);
 			return -CUT_LOCKED;
@@ -221,6 +231,17 @@ int root_lock(struct root *r, long wait_ms)
 	free(info);
 	r->lock_fd = fd;
 	return 0;
+}
+
+int root_lock(struct root *r, long wait_ms)
+{
+	return take_lock(r, wait_ms, 0);
+}
+
+int root_lock_try(struct root *r)
+{
+	int rc = take_lock(r, 0, 1);
+	return rc == -CUT_LOCKED ? 0 : rc < 0 ? rc : 1;
 }
 
 void root_unlock(struct root *r)
@@ -353,12 +374,15 @@ int release_adopt_switch(struct root *r, const char *id)
 	} else if (fs_fsync_dir(r->path) < 0) {
 		rc = -1;
 	} else {
-		/* tmp is now the old directory, its content safe in the release */
+		/* tmp is now the old directory, its content safe in the release:
+		 * what cannot be removed of it is said, but the adoption stands */
 		char *old = xasprintf("%s/.adopted-%d", r->meta, (int)getpid());
+		int demoted = report_demote_errors(1);
 		if (rename(tmp, old) == 0)
 			fs_rm_rf(old);
 		else
 			fs_rm_rf(tmp);
+		report_demote_errors(demoted);
 		free(old);
 	}
 	free(target);
@@ -401,6 +425,8 @@ int root_recover(struct root *r)
 
 	char *current = NULL;
 	int discarded = 0;
+	/* best effort from here on: what cannot be cleaned up now is tried again next time */
+	int demoted = report_demote_errors(1);
 	if (pending.nr && release_current(r, &current) < 0)
 		current = NULL;
 	for (size_t i = 0; i < pending.nr; i++) {
@@ -474,6 +500,7 @@ int root_recover(struct root *r)
 	if (discarded && release_drop_orphans(r) < 0)
 		warning("objects stored by the interrupted deploy were not removed; 'cutover verify' "
 			"checks the releases that use them");
+	report_demote_errors(demoted);
 	free(current);
 	strlist_clear(&pending);
 	strlist_clear(&other);

@@ -32,6 +32,15 @@ void root_release(struct root *r);
  * Returns 0, or -CUT_LOCKED after naming the holder.
  */
 int root_lock(struct root *r, long wait_ms);
+/* Take the lock if it is free: 1 (taken), 0 (another holds it; nothing
+ * reported), or -1 (reported). */
+int root_lock_try(struct root *r);
+/*
+ * What root_lock's refusal advises after "locked by ...". The default,
+ * "wait for it with --wait, e.g. --wait 60s", is for commands that take
+ * --wait; a command that does not sets its own (a static string).
+ */
+void root_set_lock_advice(const char *advice);
 void root_unlock(struct root *r);
 /* 1 and a description in *who when another process holds the lock, 0 when free. */
 int root_lock_holder(struct root *r, char **who);

@@ -20,7 +20,14 @@ static int clean_list(struct strlist *l, const char *key, struct strlist *dirs)
 		char *p = l->items[i];
 		size_t n = strlen(p);
 		int is_dir = n && p[n - 1] == '/';
-		if (manifest_clean_path(p, key) != 0)
+		char *given = xstrdup(p);
+		int rc = manifest_clean_path(p, key);
+		if (rc > 0)
+			error("%s path '%s' names the whole release, not a path in it; %s", key, given,
+			      !strcmp(key, "shared") ? "give one such as 'storage/' or '.env'" :
+				     "to give every file a private copy, use --link-mode copy");
+		free(given);
+		if (rc != 0)
 			return -CUT_USAGE;
 		if (dirs && is_dir)
 			strlist_push(dirs, p);

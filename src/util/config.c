@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 #include <yaml.h>
 
@@ -300,13 +302,34 @@ int config_load(struct config *cfg, const char *path)
 {
 	struct buf b = BUF_INIT_MAX(CONFIG_MAX_SIZE);
 	char chunk[65536];
+	struct stat st;
 	int fd, rc;
 
 	cfg->path = NULL;
 	cfg->root = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below) */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		error_errno("cannot open '%s'", path);
+		return -CUT_USAGE;
+	}
+	if (fstat(fd, &st) < 0) {
+		error_errno("cannot read '%s'", path);
+		close(fd);
+		return -CUT_USAGE;
+	}
+	/* /dev/null is the one other file that reads as a configuration: an empty one
+	 * (the agent runs commands with --config /dev/null so that no host file is read) */
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) {
+		close(fd);
+		return config_load_mem(cfg, path, "", 0);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		error("'%s' is %s, not a regular file; give the path of a cutover.yml file", path,
+		      S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" :
+		      S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device" :
+		      S_ISSOCK(st.st_mode) ? "a socket" : "of another kind");
+		close(fd);
 		return -CUT_USAGE;
 	}
 	for (;;) {
@@ -453,9 +476,12 @@ int config_get_list(const struct config *cfg, const char *dotted, struct strlist
 	}
 	if (n->kind != CFG_SEQ)
 		return config_error(cfg, n, "'%s' must be %s", dotted, what);
-	for (size_t i = 0; i < n->nr; i++)
+	for (size_t i = 0; i < n->nr; i++) {
 		if (n->items[i]->kind != CFG_SCALAR)
 			return config_error(cfg, n->items[i], "'%s' must be %s", dotted, what);
+		if (!*n->items[i]->value)
+			return config_error(cfg, n->items[i], "'%s' has an empty item; remove it", dotted);
+	}
 	for (size_t i = 0; i < n->nr; i++)
 		strlist_push(out, n->items[i]->value);
 	return 1;

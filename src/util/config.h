@@ -29,6 +29,8 @@ struct config {
  * "'cutover.yml':3:5: <libyaml problem>" for syntax errors, a root that is not
  * a mapping, duplicate keys, anchors/aliases/tags (not supported), or a file
  * larger than 1 MiB. A missing file is an error too; callers check existence.
+ * Anything but a regular file (a FIFO would block, a device never end) is
+ * refused at once, except /dev/null: an empty configuration.
  */
 int config_load(struct config *cfg, const char *path);
 /* Parse from memory (unit tests); `name` is used in messages. */
@@ -46,8 +48,8 @@ const struct cfg_node *config_get(const struct config *cfg, const char *dotted);
  * stored), 0 when absent (nothing stored), -CUT_USAGE after reporting
  * "'cutover.yml':L:C: 'keep' must be a non-negative integer" etc.
  * config_get_str stores a pointer into the config (valid until release).
- * config_get_list accepts a scalar (one item) or a sequence of scalars and
- * appends copies to `out`.
+ * config_get_list accepts a scalar (one item; empty: no item) or a
+ * sequence of non-empty scalars and appends copies to `out`.
  * config_get_duration accepts "500ms", "30s", "2m", "1h" or a bare number of seconds.
  * config_get_bool accepts true/false/yes/no/on/off.
  */

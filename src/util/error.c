@@ -13,6 +13,7 @@ const char *error_last(void)
 }
 
 static report_sink_fn sink;
+static __thread int demote; /* report_demote_errors(): per thread */
 static __thread int in_sink; /* a report from inside the sink must not wait for the lock it holds */
 static void *sink_ctx;
 
@@ -41,6 +42,8 @@ static void report(enum report_kind kind, const char *fmt, va_list ap, int err)
 	pthread_mutex_lock(&report_lock);
 	if (kind == REPORT_ERROR)
 		snprintf(last_error, sizeof(last_error), "%.1000s", msg);
+	if (kind == REPORT_ERROR && demote)
+		kind = REPORT_WARNING;
 	if (sink) {
 		in_sink = 1;
 		sink(kind, msg, sink_ctx);
@@ -49,6 +52,18 @@ static void report(enum report_kind kind, const char *fmt, va_list ap, int err)
 		fprintf(stderr, "cutover: %s%s\n", prefix[kind], msg);
 	}
 	pthread_mutex_unlock(&report_lock);
+}
+
+int report_demote_errors(int on)
+{
+	int was = demote;
+	demote = on;
+	return was;
+}
+
+int report_demoting(void)
+{
+	return demote;
 }
 
 void report_output(const char *line, size_t len)

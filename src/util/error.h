@@ -46,6 +46,18 @@ typedef void (*report_sink_fn)(enum report_kind kind, const char *line, void *ct
 void report_set_sink(report_sink_fn fn, void *ctx);
 /* A line of a child's output (hooks, checks), `prefix` included. */
 void report_output(const char *line, size_t len);
+/*
+ * While on, error() is reported as a warning ("warning: ..."; error_last()
+ * still has it): for a step whose failure does not fail the command, such
+ * as the prune after a deploy that went live, so that every "error:" line
+ * a user sees means the command failed. The setting is the calling
+ * thread's (another thread's errors at the same time are its own), and
+ * workers_run's threads take their caller's. Returns the previous setting,
+ * to be restored with another call.
+ */
+int report_demote_errors(int on);
+/* The calling thread's setting of report_demote_errors. */
+int report_demoting(void);
 /* The text of the last error() reported (for history records), or "". */
 const char *error_last(void);
 

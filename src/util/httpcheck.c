@@ -52,30 +52,42 @@ int http_check_is_url(const char *s)
  * http://host[:port][/path][?query][#fragment]. Refuses userinfo, empty or
  * out-of-range ports, and any byte that would need escaping on the request
  * line (spaces, controls, non-ASCII), so the request cannot be split.
+ * Returns 0, or -1 with the reason in `why`.
  */
-static int parse_url(struct url *u, const char *s)
+static int parse_url(struct url *u, const char *s, char *why, size_t why_len)
 {
 	const char *p, *auth_end, *host, *host_end, *port = NULL;
 	size_t host_len, path_len;
 	int v6 = 0;
 
-	if (strncasecmp(s, "http://", 7))
+	if (strncasecmp(s, "http://", 7)) {
+		set_why(why, why_len, "it does not start with http://");
 		return -1;
+	}
 	for (p = s; *p; p++)
-		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f) {
+			set_why(why, why_len, "it holds a space, a control character or a non-ASCII "
+					      "byte; write it as %%XX");
 			return -1;
+		}
 	host = s + 7;
 	auth_end = host + strcspn(host, "/?#");
-	if (memchr(host, '@', (size_t)(auth_end - host)))
+	if (memchr(host, '@', (size_t)(auth_end - host))) {
+		set_why(why, why_len, "a user name or password (user@host) is not supported");
 		return -1;
+	}
 	if (*host == '[') {
 		host++;
 		host_end = memchr(host, ']', (size_t)(auth_end - host));
-		if (!host_end)
+		if (!host_end) {
+			set_why(why, why_len, "the IPv6 address has no closing ']'");
 			return -1;
+		}
 		if (host_end + 1 < auth_end) {
-			if (host_end[1] != ':')
+			if (host_end[1] != ':') {
+				set_why(why, why_len, "only ':PORT' may follow the IPv6 address");
 				return -1;
+			}
 			port = host_end + 2;
 		}
 		v6 = 1;
@@ -86,32 +98,41 @@ static int parse_url(struct url *u, const char *s)
 		else
 			host_end = auth_end;
 		for (p = host; p < host_end; p++)
-			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_')
+			if (!isalnum((unsigned char)*p) && *p != '-' && *p != '.' && *p != '_') {
+				set_why(why, why_len, "a host name holds only letters, digits, '-', '.' and "
+						      "'_'");
 				return -1;
+			}
 	}
 	host_len = (size_t)(host_end - host);
-	if (!host_len || host_len >= sizeof(u->host))
+	if (!host_len || host_len >= sizeof(u->host)) {
+		set_why(why, why_len, host_len ? "the host name is too long" : "it names no host");
 		return -1;
+	}
 	memcpy(u->host, host, host_len);
 	u->host[host_len] = 0;
 	if (v6) {
 		struct in6_addr a;
-		if (inet_pton(AF_INET6, u->host, &a) != 1)
+		if (inet_pton(AF_INET6, u->host, &a) != 1) {
+			set_why(why, why_len, "'%s' is not an IPv6 address", u->host);
 			return -1;
+		}
 	}
 
 	if (port) {
 		size_t n = (size_t)(auth_end - port);
 		long v = 0;
-		if (!n || n > 5)
-			return -1;
-		for (size_t i = 0; i < n; i++) {
+		int ok = n && n <= 5;
+		for (size_t i = 0; ok && i < n; i++) {
 			if (!isdigit((unsigned char)port[i]))
-				return -1;
+				ok = 0;
 			v = v * 10 + (port[i] - '0');
 		}
-		if (v < 1 || v > 65535)
+		if (!ok || v < 1 || v > 65535) {
+			set_why(why, why_len, "the port '%.*s' is not a number from 1 to 65535",
+				(int)(n > 20 ? 20 : n), port);
 			return -1;
+		}
 		snprintf(u->port, sizeof(u->port), "%ld", v);
 	} else {
 		snprintf(u->port, sizeof(u->port), "80");
@@ -120,10 +141,36 @@ static int parse_url(struct url *u, const char *s)
 		 v6 ? "]" : "", strcmp(u->port, "80") ? ":" : "", strcmp(u->port, "80") ? u->port : "");
 
 	path_len = strcspn(auth_end, "#");
-	if (path_len + 2 > sizeof(u->path))
+	if (path_len + 2 > sizeof(u->path)) {
+		set_why(why, why_len, "the path is longer than %zu bytes", sizeof(u->path) - 2);
 		return -1;
+	}
 	snprintf(u->path, sizeof(u->path), "%s%.*s", *auth_end == '/' ? "" : "/", (int)path_len, auth_end);
 	return 0;
+}
+
+int http_check_looks_like_url(const char *s)
+{
+	if (!isalpha((unsigned char)*s))
+		return 0;
+	while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.')
+		s++;
+	return !strncmp(s, "://", 3);
+}
+
+int http_check_url_usable(const char *url, char *why, size_t why_len)
+{
+	struct url u;
+	if (!strncasecmp(url, "https://", 8)) {
+		set_why(why, why_len, "https is not supported: use a command check such as 'curl -fsS %s'", url);
+		return -1;
+	}
+	if (strncasecmp(url, "http://", 7)) {
+		set_why(why, why_len, "only http:// URLs are checked; for anything else use a command "
+				      "check");
+		return -1;
+	}
+	return parse_url(&u, url, why, why_len);
 }
 
 /* Wait for `events` on fd until the deadline: 1 ready, 0 timed out, -1 error. */
@@ -308,7 +355,7 @@ malformed:
 int http_check_get(const char *url, long timeout_ms, char *why, size_t why_len)
 {
 	struct url u;
-	char *req;
+	char *req, reason[256];
 	long deadline;
 	int fd, rc;
 
@@ -317,8 +364,8 @@ int http_check_get(const char *url, long timeout_ms, char *why, size_t why_len)
 		set_why(why, why_len, "https is not supported: use a command check such as 'curl -fsS %s'", url);
 		return -1;
 	}
-	if (parse_url(&u, url) < 0) {
-		set_why(why, why_len, "invalid url '%s'", url);
+	if (parse_url(&u, url, reason, sizeof(reason)) < 0) {
+		set_why(why, why_len, "invalid url '%s': %s", url, reason);
 		return -1;
 	}
 	if (timeout_ms <= 0) {

@@ -56,6 +56,7 @@ void opts_usage(const struct opt *opts, const char *usage)
 				 o->argh ? o->argh : "");
 		fprintf(stderr, "    %-28s %s\n", left, o->help);
 	}
+	fprintf(stderr, "    %-28s %s\n", "-q, --quiet", "print only errors (and what the command lists)");
 }
 
 static int set_value(const struct opt *o, const char *name, const char *arg, const char *usage,
@@ -134,6 +135,10 @@ int opts_parse(int argc, char **argv, const struct opt *opts, const char *usage,
 			if (a[2])
 				inline_arg = a + 2;
 			snprintf(name, sizeof(name), "-%c", a[1]);
+		}
+		if (!o && (!strcmp(a, "-q") || !strcmp(a, "--quiet"))) {
+			log_quiet = 1; /* every command takes it, after its name as before it */
+			continue;
 		}
 		if (!o) {
 			error("unknown option '%s'", name);

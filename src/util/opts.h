@@ -29,7 +29,8 @@ struct opt {
 
 /*
  * Parse argv[1..]; options and operands may be mixed, "--" ends options,
- * "-" is an operand. Returns 0, 1 when --help was printed (exit 0), or
+ * "-" is an operand. -q and --quiet are taken by every command (they set
+ * log_quiet) unless the table declares them. Returns 0, 1 when --help was printed (exit 0), or
  * -CUT_USAGE after printing what was wrong and the usage.
  * *args points into argv (no allocation to free but the array itself).
  */

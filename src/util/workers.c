@@ -9,11 +9,13 @@ struct pool {
 	int failed;   /* __atomic */
 	int (*fn)(void *, size_t);
 	void *ctx;
+	int demote; /* the caller's report_demote_errors() */
 };
 
 static void *worker(void *arg)
 {
 	struct pool *p = arg;
+	report_demote_errors(p->demote);
 	for (;;) {
 		if (__atomic_load_n(&p->failed, __ATOMIC_RELAXED))
 			break;
@@ -34,7 +36,7 @@ int workers_count(void)
 
 int workers_run(size_t n, int (*fn)(void *ctx, size_t i), void *ctx, int threads)
 {
-	struct pool p = { n, 0, 0, fn, ctx };
+	struct pool p = { n, 0, 0, fn, ctx, report_demoting() };
 	if (threads <= 0)
 		threads = workers_count();
 	if ((size_t)threads > n / 64 + 1)

@@ -99,3 +99,51 @@ YML
 	[[ "$output" != *"error:"* ]]
 	[[ "$output" == *"passed after retrying"* ]]
 }
+
+@test "check.url that is not a usable http URL is a usage error before anything changes, never a command" {
+	cutover init "$ROOT"
+	cutover deploy "$SRC" --to "$ROOT"
+	before=$(current_id)
+	printf 'to: %s\ncheck:\n  url: touch %s/ran\n' "$ROOT" "$T" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"cutover.yml':3:8: 'check.url' must be an http:// URL, not 'touch $T/ran'; a command goes in 'check.command'"* ]]
+	[ ! -e "$T/ran" ]
+	printf 'to: %s\ncheck:\n  url: http://127.0.0.1:99999/health\n' "$ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":3:8: 'check.url' is not a URL the check can get: the port '99999' is not a number from 1 to 65535"* ]]
+	printf 'to: %s\ncheck:\n  url: https://example.com/up\n' "$ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"https is not supported: use a command check such as 'curl -fsS https://example.com/up'"* ]]
+	printf 'to: %s\ncheck: ftp://127.0.0.1/up\n' "$ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":2:8: 'check' is not a URL the check can get: only http:// URLs"* ]]
+	printf 'to: %s\ncheck:\n  command: http://127.0.0.1/up\n' "$ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":3:12: 'check.command' is a URL; write it as 'check.url'"* ]]
+	printf 'to: %s\ncheck: [exit 0]\n' "$ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":2:8: 'check' must be a URL, a command, or a mapping"* ]]
+	[ "$(current_id)" = "$before" ]
+	[ "$(release_count)" -eq 1 ]
+}
+
+@test "--check written as a URL must be a usable http URL (exit 2); commands stay commands" {
+	cutover init "$ROOT"
+	for bad in ftp://127.0.0.1/ htp://127.0.0.1/ http://127.0.0.1:0/ http://127.0.0.1:8x/ "http://user@127.0.0.1/"; do
+		run cutover deploy "$SRC" --to "$ROOT" --check "$bad"
+		[ "$status" -eq 2 ] || { echo "$bad: $output"; false; }
+		[[ "$output" == *"check '$bad' is not a URL the check can get: "* ]]
+	done
+	[ ! -e "$ROOT/current" ]
+	run cutover rollback --to "$ROOT" --check https://x/
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"https is not supported"* ]]
+	run cutover deploy "$SRC" --to "$ROOT" --check "echo 'http://not-a-url-here'"
+	[ "$status" -eq 0 ]
+}

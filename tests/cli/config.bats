@@ -85,3 +85,27 @@ YML
 		[ ! -e "$ROOT/current" ]
 	fi
 }
+
+@test "a ./cutover.yml read without being named is said once (a note, quiet with -q)" {
+	cutover init "$ROOT"
+	echo "to: $ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c 'reading ./cutover.yml' <<< "$output")" -eq 1 ]
+	[[ "$output" == *"cutover: reading ./cutover.yml"* ]]
+	for c in releases status log prune verify; do
+		run cutover "$c"
+		[ "$status" -eq 0 ] || { echo "$c: $output"; false; }
+		[ "$(grep -c 'reading ./cutover.yml' <<< "$output")" -eq 1 ] || { echo "$c: $output"; false; }
+	done
+	run cutover releases -q
+	[[ "$output" != *"reading"* ]]
+	run cutover -q deploy "$SRC"
+	[ "$status" -eq 0 ] && [ -z "$output" ]
+	# named with --config: nothing to say
+	run cutover releases --config cutover.yml
+	[[ "$output" != *"reading"* ]]
+	rm cutover.yml
+	run cutover releases --to "$ROOT"
+	[[ "$output" != *"reading"* ]]
+}

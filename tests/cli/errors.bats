@@ -192,7 +192,41 @@ PY
 	run cutover deploy "$ROOT" --to "$ROOT"
 	[ "$status" -eq 1 ]
 	unchanged
-	# a release of the root itself may be deployed again as a new one
-	run cutover deploy "$ROOT/current/" --to "$ROOT"
+}
+
+@test "a source inside the root (.cutover/, releases/, current, shared/) is refused" {
+	live_before
+	id=$(current_id)
+	mkdir -p "$ROOT/shared/build" "$ROOT/.cutover/cache/build"
+	cp -a "$SRC/." "$ROOT/shared/build/"
+	cp -a "$SRC/." "$ROOT/.cutover/cache/build/"
+	for s in "$ROOT/releases/$id" "$ROOT/releases/$id/css" "$ROOT/current/" "$ROOT/current/js/lib"; do
+		run cutover deploy "$s" --to "$ROOT"
+		[ "$status" -eq 1 ] || { echo "$s: $output"; false; }
+		[[ "$output" == *"source '$s' is a release of the deploy root '$ROOT' (or inside one); to make a release live again use 'cutover rollback ID --to $ROOT'"* ]]
+	done
+	for d in shared .cutover; do
+		run cutover deploy "$ROOT/$d" --to "$ROOT"
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"source '$ROOT/$d' is inside '$ROOT/$d', which cutover keeps for the deploy root; deploy a build directory outside '$ROOT'"* ]]
+	done
+	run cutover deploy "$ROOT/shared/build" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is inside '$ROOT/shared'"* ]]
+	run cutover deploy "$ROOT/.cutover/cache/build" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is inside '$ROOT/.cutover'"* ]]
+	# through a link, and with the root named through one
+	ln -s "$ROOT/shared/build" "$T/build-link"
+	ln -s "$ROOT" "$T/root-link"
+	run cutover deploy "$T/build-link" --to "$ROOT"
+	[ "$status" -eq 1 ]
+	run cutover deploy "$ROOT/releases/$id" --to "$T/root-link"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is a release of the deploy root"* ]]
+	unchanged
+	# a build directory elsewhere in the root is the user's own
+	mkdir "$ROOT/build" && cp -a "$SRC/." "$ROOT/build/"
+	run cutover deploy "$ROOT/build" --to "$ROOT"
 	[ "$status" -eq 0 ]
 }

@@ -19,7 +19,21 @@ teardown() {
 	[ -n "${T:-}" ] && rm -rf "$T"
 }
 
-cutover() { "$CUTOVER" "$@"; }
+# The binary, with one rule checked on every call: a line that says
+# "error:" means the command failed. Its standard error is shown after it
+# ends (after its standard output).
+cutover() {
+	local rc=0 err
+	err=$(mktemp "${T:-/tmp}/stderr.XXXXXX")
+	"$CUTOVER" "$@" 2> "$err" || rc=$?
+	cat "$err" >&2
+	if [ "$rc" -eq 0 ] && grep -q '^cutover: error:' "$err"; then
+		echo "test helper: 'cutover $*' exited 0 after an error line" >&2
+		rc=99
+	fi
+	rm -f "$err"
+	return "$rc"
+}
 
 # make_site DIR VERSION: a small tree with nested dirs, a symlink and an executable
 make_site() {

@@ -76,3 +76,32 @@ YML
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"changed  vendor/pkg/lib.php"* ]]
 }
+
+@test "hooks of the wrong type are reported with line and column (exit 2), never ignored" {
+	cutover init "$ROOT"
+	printf 'to: %s\nhooks: touch %s/ran\n' "$ROOT" "$T" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"cutover.yml':2:8: 'hooks' must be a mapping of before_switch, after_switch and after_rollback to commands"* ]]
+	printf 'to: %s\nhooks:\n  - touch %s/ran\n' "$ROOT" "$T" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":3:3: 'hooks' must be a mapping"* ]]
+	printf 'to: %s\nhooks:\n  before_switch:\n    run: touch %s/ran\n' "$ROOT" "$T" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":4:5: 'hooks.before_switch' must be a string or a list of strings"* ]]
+	printf 'to: %s\nhooks:\n  after_switch:\n    - [touch, %s/ran]\n' "$ROOT" "$T" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":4:7: 'hooks.after_switch' must be a string or a list of strings"* ]]
+	printf 'to: %s\nhooks:\n  after_rollback:\n    - echo one\n    -\n' "$ROOT" > cutover.yml
+	run cutover deploy "$SRC"
+	[ "$status" -eq 2 ]
+	[[ "$output" == *":5:"*"'hooks.after_rollback' has an empty item"* ]]
+	[ ! -e "$T/ran" ]
+	[ ! -e "$ROOT/current" ]
+	# an empty 'hooks:' is no hooks, as before
+	printf 'to: %s\nhooks:\n' "$ROOT" > cutover.yml
+	cutover deploy "$SRC"
+}

@@ -64,3 +64,25 @@ load helpers
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"nothing to adopt"* ]]
 }
+
+@test "init --write-config writes ./cutover.yml, where cutover reads it, and says where with its full path" {
+	mkdir "$T/proj" && cd "$T/proj"
+	run cutover init "$ROOT" --write-config
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"wrote an example configuration to $T/proj/cutover.yml: cutover reads it when run from $T/proj (elsewhere, give --config $T/proj/cutover.yml)"* ]]
+	[ -f "$T/proj/cutover.yml" ]
+	[ ! -e "$ROOT/cutover.yml" ] && [ ! -e "$T/cutover.yml" ]
+	[ -z "$(ls "$T/proj" | grep -v '^cutover.yml$')" ] # no temporary file left
+	# it is what a deploy from there reads
+	run cutover deploy "$SRC"
+	[ "$status" -eq 0 ]
+	[ -L "$ROOT/current" ]
+	# refused before anything is made when one exists
+	run cutover init "$T/site2" --write-config
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$T/proj/cutover.yml' exists already; not overwriting it (nothing was done)"* ]]
+	[ ! -e "$T/site2" ]
+	cd "$T"
+	run cutover init -q "$T/site3" --write-config
+	[ "$status" -eq 0 ] && [ -z "$output" ] && [ -f "$T/cutover.yml" ]
+}

@@ -79,3 +79,29 @@ deploy_n() {
 	run cutover prune --keep 0 --to "$ROOT"
 	[ "$status" -eq 2 ]
 }
+
+@test "the prune after a deploy is in the history, marked automatic, with what it removed" {
+	cutover init "$ROOT"
+	deploy_n 4 --keep 2
+	ids=($(ls "$ROOT/releases"))
+	run cutover log --to "$ROOT" --json
+	[ "$status" -eq 0 ]
+	# deploys 1 and 2 removed nothing and left no prune line; 3 and 4 one each
+	[ "$(grep -o '"action":"prune"' <<< "$output" | wc -l)" -eq 2 ]
+	[[ "$output" == *'"action":"prune","outcome":"ok"'*'"message":"automatic, after the deploy of '*': removed '* ]]
+	[[ "$output" == *"automatic, after the deploy of ${ids[1]}: removed "* ]]
+	run cutover log --to "$ROOT"
+	[[ "$output" == *" prune "*"automatic, after the deploy of ${ids[1]}: removed "* ]]
+}
+
+@test "a prune after a deploy that fails is in the history as failed, with its reason" {
+	cutover init "$ROOT"
+	deploy_n 3
+	oldest=$(ls "$ROOT/releases" | head -1)
+	chattr +i "$ROOT/releases/$oldest/css"
+	run cutover deploy "$SRC" --to "$ROOT" --keep 1
+	chattr -i "$ROOT/.cutover/staging/$oldest.removing/css" "$ROOT/releases/$oldest/css" 2> /dev/null || true
+	[ "$status" -eq 0 ]
+	run cutover log --to "$ROOT" --json
+	[[ "$output" == *'"action":"prune","outcome":"failed"'*'"message":"automatic, after the deploy of '*'; failed: cannot remove '* ]]
+}

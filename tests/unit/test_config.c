@@ -346,6 +346,10 @@ static void wrong_types_are_reported_at_the_value(void **state)
 	getter_fails("x: maybe\n", G_BOOL, "x", "'cutover.yml':1:4: 'x' must be true or false, not 'maybe'");
 	getter_fails("shared: {a: b}\n", G_LIST, "shared", "'cutover.yml':1:9: 'shared' must be a string or a list of strings");
 	getter_fails("shared:\n  - a\n  - [b]\n", G_LIST, "shared", "'cutover.yml':3:5: 'shared' must be a string or a list of strings");
+	/* an empty item is no command and no path: said where it is, not run as "" */
+	getter_fails("hooks:\n  before_switch:\n    - make\n    -\n", G_LIST, "hooks.before_switch",
+		     "'cutover.yml':4:6: 'hooks.before_switch' has an empty item; remove it");
+	getter_fails("shared: [a, '']\n", G_LIST, "shared", "'cutover.yml':1:13: 'shared' has an empty item");
 }
 
 static void booleans_and_lists_accept_their_spellings(void **state)

@@ -348,10 +348,60 @@ static void invalid_urls_are_refused_before_any_traffic(void **state)
 		char why[512], want[512];
 		if (http_check_get(bad[i], 1000, why, sizeof(why)) != -1)
 			fail_msg("accepted '%s'", bad[i]);
-		snprintf(want, sizeof(want), "invalid url '%s'", bad[i]);
-		if (strcmp(why, want))
+		snprintf(want, sizeof(want), "invalid url '%s': ", bad[i]);
+		if (strncmp(why, want, strlen(want)) || !why[strlen(want)])
 			fail_msg("for '%s': %s", bad[i], why);
 	}
+}
+
+/* What cutover.yml and --check are checked with before a deploy starts. */
+static void unusable_urls_are_told_apart_with_a_reason(void **state)
+{
+	static const struct {
+		const char *url, *why;
+	} cases[] = {
+		{ "http://host:99999/", "the port '99999' is not a number from 1 to 65535" },
+		{ "http://host:0/", "the port '0' is not a number from 1 to 65535" },
+		{ "http://host:8x/", "the port '8x' is not a number from 1 to 65535" },
+		{ "http://host:/", "the port '' is not a number from 1 to 65535" },
+		{ "http://[::1]:70000/", "the port '70000' is not a number from 1 to 65535" },
+		{ "https://x/up", "https is not supported: use a command check such as 'curl -fsS https://x/up'" },
+		{ "ftp://x/", "only http:// URLs are checked; for anything else use a command check" },
+		{ "htp://x/", "only http:// URLs are checked; for anything else use a command check" },
+		{ "http://", "it names no host" },
+		{ "http://u@x/", "a user name or password (user@host) is not supported" },
+		{ "http://x/a b", "it holds a space, a control character or a non-ASCII byte; write it as %XX" },
+		{ "http://[::1/", "the IPv6 address has no closing ']'" },
+		{ "http://[zz]/", "'zz' is not an IPv6 address" },
+		{ "http://a!b/", "a host name holds only letters, digits, '-', '.' and '_'" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char why[512] = "";
+		if (http_check_url_usable(cases[i].url, why, sizeof(why)) != -1)
+			fail_msg("accepted '%s'", cases[i].url);
+		if (strcmp(why, cases[i].why))
+			fail_msg("for '%s': %s", cases[i].url, why);
+	}
+	static const char *good[] = { "http://127.0.0.1:8080/health", "http://localhost/", "HTTP://x",
+				      "http://[::1]:65535/up?x=1#frag" };
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		char why[512] = "";
+		if (http_check_url_usable(good[i], why, sizeof(why)) != 0)
+			fail_msg("refused '%s': %s", good[i], why);
+	}
+}
+
+static void tells_what_is_written_as_a_url(void **state)
+{
+	assert_int_equal(http_check_looks_like_url("ftp://x"), 1);
+	assert_int_equal(http_check_looks_like_url("htp://x"), 1);
+	assert_int_equal(http_check_looks_like_url("git+ssh://x"), 1);
+	assert_int_equal(http_check_looks_like_url("http://"), 1);
+	assert_int_equal(http_check_looks_like_url("curl -fsS http://x/"), 0);
+	assert_int_equal(http_check_looks_like_url("test -f /x"), 0);
+	assert_int_equal(http_check_looks_like_url("://x"), 0);
+	assert_int_equal(http_check_looks_like_url("1http://x"), 0);
+	assert_int_equal(http_check_looks_like_url(""), 0);
 }
 
 static void tells_urls_from_commands(void **state)
@@ -382,6 +432,8 @@ int main(void)
 		cmocka_unit_test(https_is_refused_with_advice),
 		cmocka_unit_test(invalid_urls_are_refused_before_any_traffic),
 		cmocka_unit_test(tells_urls_from_commands),
+		cmocka_unit_test(unusable_urls_are_told_apart_with_a_reason),
+		cmocka_unit_test(tells_what_is_written_as_a_url),
 	};
 	return cmocka_run_group_tests_name("httpcheck", tests, NULL, NULL);
 }
