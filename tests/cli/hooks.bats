@@ -56,10 +56,10 @@ YML
 
 @test "a hook that starts a background process does not keep the lock" {
 	cutover init "$ROOT"
-	cutover deploy "$SRC" --to "$ROOT" --after-switch 'sleep 20 >/dev/null 2>&1 &'
+	cutover deploy "$SRC" --to "$ROOT" --after-switch "sleep 20 >/dev/null 2>&1 & echo \$! > '$T/bg.pid'"
 	run cutover deploy "$SRC" --to "$ROOT"
+	kill "$(cat "$T/bg.pid")" 2> /dev/null || true
 	[ "$status" -eq 0 ]
-	pkill -f "sleep 20" || true
 }
 
 @test "what before_switch builds is in the manifest: verify passes, then catches drift in it" {

@@ -52,12 +52,14 @@ load helpers
 
 @test "a killed deploy never leaves a stale lock" {
 	cutover init "$ROOT"
-	"$CUTOVER" deploy "$SRC" --to "$ROOT" --before-switch 'sleep 30' > /dev/null 2>&1 &
+	"$CUTOVER" deploy "$SRC" --to "$ROOT" --before-switch "echo \$\$ > '$T/hook.pid'; exec sleep 30" > /dev/null 2>&1 &
 	holder=$!
 	for i in $(seq 50); do [ -s "$ROOT/.cutover/lock" ] && break; sleep 0.05; done
 	sleep 0.2
 	kill -9 $holder
-	pkill -f "sleep 30" || true
+	# the hook outlives its killed deploy: stop it by the pid it wrote
+	for i in $(seq 50); do [ -s "$T/hook.pid" ] && break; sleep 0.05; done
+	kill "$(cat "$T/hook.pid")" 2> /dev/null || true
 	wait $holder || true
 	run cutover deploy "$SRC" --to "$ROOT"
 	[ "$status" -eq 0 ]
