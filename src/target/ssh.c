@@ -352,6 +352,13 @@ static int connect_agent(struct ssh_target *s)
 			buf_addch(&junk, '\n');
 		}
 	}
+	if (junk.len) {
+		/* a login shell that prints: harmless here, but worth knowing (rsync would break on it) */
+		while (junk.len && junk.buf[junk.len - 1] == '\n')
+			buf_setlen(&junk, junk.len - 1);
+		note("%s: the remote shell printed '%.*s' before cutover started (skipped)", s->url.host,
+		     (int)(junk.len > 120 ? 120 : junk.len), junk.buf);
+	}
 	if (read_line(s->from_fd, &line) <= 0) {
 		rc = boot_failed(s, &junk);
 		goto out;

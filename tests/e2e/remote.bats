@@ -253,6 +253,7 @@ sent_to_host1() { cat "/sys/class/net/cu${HOSTS_ID}r1/statistics/tx_bytes"; }
 	CUTOVER_SSH=$T/noisy-ssh run cutover deploy "$SRC" --to "host1:$R"
 	echo "$output"
 	[ "$status" -eq 0 ]
+	[[ $output == *"host1: the remote shell printed 'Welcome to host1, last login yesterday' before cutover started (skipped)"* ]]
 	[ "$(cat "$R/current/index.html")" = v1 ]
 	EXTRA='exit 1;' CUTOVER_SSH=$T/noisy-ssh run cutover deploy "$SRC" --to "host1:$R"
 	echo "$output"
