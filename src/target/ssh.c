@@ -751,13 +751,19 @@ static int ssh_check(struct target *t, const struct check_opts *c, const char *i
 
 static int ssh_record(struct target *t, const struct history_rec *h)
 {
+	struct ssh_target *s = ssh_of(t);
+	/* the host's own history needs no "host1: " before what its agent said */
+	const char *msg = h->message;
+	size_t hl = strlen(s->url.host);
+	if (msg && !strncmp(msg, s->url.host, hl) && !strncmp(msg + hl, ": ", 2))
+		msg += hl + 2;
 	struct buf b;
 	req_init(&b, "record");
 	wire_put_str(&b, h->action);
 	wire_put_str(&b, h->release);
 	wire_put_str(&b, h->previous);
 	wire_put_str(&b, h->outcome);
-	wire_put_str(&b, h->message);
+	wire_put_str(&b, msg);
 	wire_put_u64(&b, (uint64_t)h->duration_ms);
 	wire_put_u64(&b, (uint64_t)h->files);
 	wire_put_u64(&b, (uint64_t)h->new_bytes);
