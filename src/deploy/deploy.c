@@ -39,6 +39,14 @@ struct run {
 	struct send_stats read;
 };
 
+/* The stat cache of a directory source, kept by the client in the target's cache dir. */
+static char *stat_cache_path(const char *cache_dir, const char *dir)
+{
+	char hex[HASH_HEX + 1];
+	hash_bytes_hex(hex, dir, strlen(dir));
+	return xasprintf("%s/source-%.16s.stat", cache_dir, hex);
+}
+
 static void *read_source(void *arg)
 {
 	struct run *x = arg;
@@ -65,11 +73,8 @@ static int read_ahead(struct run *x)
 	char *cache = target_ssh_cache_dir(x->o->root);
 	if (!cache)
 		return -1;
-	if (x->src.kind == SOURCE_DIR) {
-		char hex[HASH_HEX + 1];
-		hash_bytes_hex(hex, x->src.path, strlen(x->src.path));
-		x->stat_cache = xasprintf("%s/source-%.16s.stat", cache, hex);
-	}
+	if (x->src.kind == SOURCE_DIR)
+		x->stat_cache = stat_cache_path(cache, x->src.path);
 	free(cache);
 	const char *tmp = getenv("TMPDIR");
 	x->spool = xasprintf("%s/cutover-spool.XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -95,13 +100,6 @@ static int read_ahead_wait(struct run *x)
 	return x->spool ? x->read_rc : 0;
 }
 
-/* The stat cache of a directory source, kept by the client in the target's cache dir. */
-static char *stat_cache_path(const struct target *t, const char *dir)
-{
-	char hex[HASH_HEX + 1];
-	hash_bytes_hex(hex, dir, strlen(dir));
-	return xasprintf("%s/source-%.16s.stat", t->cache_dir, hex);
-}
 
 /* A cache of source stat -> hash, true whatever becomes of this deploy
  * (discard() forgets it all the same when it misled the deploy). */
@@ -158,7 +156,7 @@ static int build_release(struct run *x)
 		return -1;
 	x->begun = 1;
 	if (x->src.kind == SOURCE_DIR && !x->stat_cache)
-		x->stat_cache = stat_cache_path(t, x->src.path);
+		x->stat_cache = stat_cache_path(t->cache_dir, x->src.path);
 	struct send_opts so = { &o->exclude, x->stat_cache, &o->shared, &o->writable, x->spool ? &x->read : NULL };
 	if (t->ops->send(t, &x->src, &so, &x->m, &x->st) < 0)
 		return -1;

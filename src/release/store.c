@@ -70,6 +70,16 @@ char *store_object_path(const struct store *s, const unsigned char *hash, unsign
 	return xasprintf("%s/%s", s->root->objects, name);
 }
 
+int store_cmp_object(const void *a, const void *b)
+{
+	const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
+	int c = memcmp(x->hash, y->hash, HASH_LEN);
+	if (c)
+		return c;
+	unsigned mx = store_object_mode(x->mode), my = store_object_mode(y->mode);
+	return (mx > my) - (mx < my);
+}
+
 int store_has(const struct store *s, const unsigned char *hash, unsigned mode)
 {
 	char name[STORE_NAME_MAX];

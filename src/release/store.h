@@ -37,6 +37,8 @@ int link_mode_parse(const char *s, enum link_mode *out);
 char *store_object_path(const struct store *s, const unsigned char *hash, unsigned mode);
 /* The permission bits an object is stored with. */
 unsigned store_object_mode(unsigned mode);
+/* qsort/bsearch order of `const struct entry *` by the object they are stored as (hash, then mode). */
+int store_cmp_object(const void *a, const void *b);
 int store_has(const struct store *s, const unsigned char *hash, unsigned mode);
 
 /*

@@ -124,13 +124,6 @@ struct sender {
 	int take;
 };
 
-static int cmp_object(const void *a, const void *b)
-{
-	const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
-	int c = memcmp(x->hash, y->hash, HASH_LEN);
-	return c ? c : (int)(x->mode & 0777) - (int)(y->mode & 0777);
-}
-
 static int send_one(void *ctx, size_t i)
 {
 	struct sender *s = ctx;
@@ -156,9 +149,9 @@ static int send_objects(struct local_target *l, struct manifest *m, int take)
 	for (size_t i = 0; i < m->nr; i++)
 		if (m->v[i].type == ENT_FILE && !m->v[i].stored && !(trust_cache && m->v[i].cached))
 			s.todo[n++] = &m->v[i];
-	qsort(s.todo, n, sizeof(*s.todo), cmp_object);
+	qsort(s.todo, n, sizeof(*s.todo), store_cmp_object);
 	for (size_t i = 0; i < n; i++)
-		if (!u || cmp_object(&s.todo[u - 1], &s.todo[i]))
+		if (!u || store_cmp_object(&s.todo[u - 1], &s.todo[i]))
 			s.todo[u++] = s.todo[i];
 	int rc = workers_run(u, send_one, &s, 0);
 	free(s.todo);

@@ -793,16 +793,6 @@ static int ssh_prune(struct target *t, int keep, struct strlist *removed, int64_
 /* ---- sending a source ---- */
 
 /* The files of a manifest sorted by object (content, then stored mode), to find what the host asks for. */
-static int cmp_object(const void *a, const void *b)
-{
-	const struct entry *x = *(const struct entry *const *)a, *y = *(const struct entry *const *)b;
-	int c = memcmp(x->hash, y->hash, HASH_LEN);
-	if (c)
-		return c;
-	unsigned mx = store_object_mode(x->mode), my = store_object_mode(y->mode);
-	return (mx > my) - (mx < my);
-}
-
 static const struct entry **index_objects(const struct manifest *m, size_t *n)
 {
 	const struct entry **v = xcalloc(m->nr ? m->nr : 1, sizeof(*v));
@@ -810,7 +800,7 @@ static const struct entry **index_objects(const struct manifest *m, size_t *n)
 	for (size_t i = 0; i < m->nr; i++)
 		if (m->v[i].type == ENT_FILE)
 			v[(*n)++] = &m->v[i];
-	qsort(v, *n, sizeof(*v), cmp_object);
+	qsort(v, *n, sizeof(*v), store_cmp_object);
 	return v;
 }
 
@@ -819,7 +809,7 @@ static const struct entry *find_object(const struct entry **index, size_t n, con
 	struct entry key = { .mode = mode };
 	const struct entry *k = &key;
 	memcpy(key.hash, hash, HASH_LEN);
-	const struct entry **hit = n ? bsearch(&k, index, n, sizeof(*index), cmp_object) : NULL;
+	const struct entry **hit = n ? bsearch(&k, index, n, sizeof(*index), store_cmp_object) : NULL;
 	return hit ? *hit : NULL;
 }
 
